@@ -62,11 +62,11 @@ struct Observation {
   bool signal = false;            // a signal is delivered
   int signo = 0;                  // SIGSYS (31)
   // siginfo for TRAP (and for the SIGSYS of a kill, as force_sig_seccomp fills it)
-  int si_code = 0;                // SYS_SECCOMP (1)
-  int si_errno = 0;               // data, not clamped
-  int32_t si_syscall = 0;
-  uint32_t si_arch = 0;
-  uint64_t si_call_addr = 0;      // instruction pointer (address after the syscall insn)
+  int sig_code = 0;                // SYS_SECCOMP (1)
+  int sig_errno = 0;               // data, not clamped
+  int32_t sig_syscall = 0;
+  uint32_t sig_arch = 0;
+  uint64_t sig_call_addr = 0;      // instruction pointer (address after the syscall insn)
   bool killed = false;            // the task (thread or process) dies of SIGSYS
   bool whole_process = false;     // KILL_PROCESS (or last thread)
   bool ptrace_event = false;      // PTRACE_EVENT_SECCOMP stop; msg = data

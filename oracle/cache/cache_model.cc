@@ -1,0 +1,37 @@
+#include "oracle/cache/cache_model.h"
+
+#include "oracle/cache/exact.h"
+#include "oracle/cache/linux.h"
+#include "oracle/cache/rfc_v1.h"
+
+namespace secdiff {
+
+const char* cache_arch_name(CacheArch a) {
+  return a == CacheArch::Native ? "x86_64" : "ia32";  // SECCOMP_ARCH_{NATIVE,COMPAT}_NAME
+}
+
+uint32_t cache_arch_audit(CacheArch a) {
+  return a == CacheArch::Native ? AUDIT_ARCH_X86_64 : AUDIT_ARCH_I386;
+}
+
+std::unique_ptr<CacheModel> make_cache_model(std::string_view name, const KernelProfile& k,
+                                             const CacheModelOptions& opt) {
+  if (name == "linux") return make_linux_model(k);
+  if (name == "rfc-v1") return make_rfc_v1_model(k, opt.rfc_prev_null_flaw);
+  if (name == "rfc-v1-fixed") return make_rfc_v1_model(k, false);
+  if (name == "exact") return make_exact_model(k);
+  return nullptr;
+}
+
+std::vector<std::string> cache_model_names() { return {"linux", "rfc-v1", "rfc-v1-fixed", "exact"}; }
+
+std::optional<ReplayError> replay_attach(CacheModel& m, const FilterChain& chain) {
+  FilterChain prefix;
+  for (size_t i = 0; i < chain.size(); i++) {
+    prefix.attach(chain.filters()[i]);
+    if (int err = m.on_attach(prefix)) return ReplayError{static_cast<int>(i), err};
+  }
+  return std::nullopt;
+}
+
+}  // namespace secdiff
