@@ -91,7 +91,7 @@ class FilterChain {
  public:
   // Installs like seccomp(SECCOMP_SET_MODE_FILTER, flags, prog): on success the
   // filter is attached (newest); on failure the chain is unchanged.
-  LoadResult install(const Program& p, uint32_t flags, const LoadEnv& env = {});
+  LoadResult install(const Program& p, uint32_t flags = 0, const LoadEnv& env = {});
   // Attaches an already prepared filter (runs only the attach-time checks).
   LoadResult attach(Filter f);
 

@@ -1,0 +1,153 @@
+// The mainline cache: seccomp_is_const_allow and the bitmaps (kernel-seccomp.md §1.4-1.8).
+#include <gtest/gtest.h>
+
+#include "common/bpf_build.h"
+#include "oracle/cache/linux.h"
+#include "oracle/chain.h"
+
+namespace secdiff {
+namespace {
+
+using namespace testing;
+using namespace bpf;
+using namespace op;
+
+const KernelProfile& k612() { return *find_kernel_profile("6.12"); }
+const KernelProfile& k61() { return *find_kernel_profile("6.1"); }
+const KernelProfile& k618() { return *find_kernel_profile("6.18"); }
+
+bool const_allow(const Program& p, int nr, uint32_t arch = AUDIT_ARCH_X86_64,
+                 const KernelProfile& k = *find_kernel_profile("6.1")) {
+  return seccomp_is_const_allow(p, sd_of(nr, arch), k);
+}
+
+const Insn kAllow = STMT(RET_K, SECCOMP_RET_ALLOW);
+
+TEST(SeccompIsConstAllow, SupportedInstructions) {
+  // ld [nr]; jeq #39 -> allow else errno
+  const Program p = {STMT(LD_ABS, 0), JUMP(JEQ_K, 39, 0, 1), kAllow, STMT(RET_K, SECCOMP_RET_ERRNO)};
+  EXPECT_TRUE(const_allow(p, 39));
+  EXPECT_FALSE(const_allow(p, 40));
+  // jge/jgt/jset/and/ja.
+  const Program q = {STMT(LD_ABS, 0), STMT(ALU | AND | K, 0xff), JUMP(JGT_K, 10, 0, 2),
+                     JUMP(JSET_K, 1, 1, 0), STMT(JA_, 1), kAllow, STMT(RET_K, 0)};
+  EXPECT_TRUE(const_allow(q, 0x10b));  // 0x0b > 10, bit 0 set
+  EXPECT_FALSE(const_allow(q, 12));
+  EXPECT_FALSE(const_allow(q, 5));
+  // arch check uses the emulated arch.
+  const Program a = {STMT(LD_ABS, 4), JUMP(JEQ_K, AUDIT_ARCH_I386, 0, 1), kAllow, STMT(RET_K, 0)};
+  EXPECT_TRUE(const_allow(a, 1, AUDIT_ARCH_I386));
+  EXPECT_FALSE(const_allow(a, 1, AUDIT_ARCH_X86_64));
+}
+
+TEST(SeccompIsConstAllow, UnsupportedInstructionsGiveUp) {
+  // Semantically constant ALLOW, but not emulated.
+  EXPECT_FALSE(const_allow({STMT(LD_IMM, SECCOMP_RET_ALLOW), STMT(RET_A, 0)}, 0));
+  EXPECT_FALSE(const_allow({STMT(LD_LEN, 0), kAllow}, 0));
+  EXPECT_FALSE(const_allow({STMT(LD_ABS, 0), STMT(MISC | TAX, 0), kAllow}, 0));
+  EXPECT_FALSE(const_allow({STMT(LD_ABS, 0), STMT(ALU | OR | K, 0), kAllow}, 0));
+  EXPECT_FALSE(const_allow({STMT(LD_ABS, 0), JUMP(JEQ_X, 0, 0, 0), kAllow}, 0));
+  EXPECT_FALSE(const_allow({STMT(LD_ABS, 16), kAllow}, 0));  // args[0] load
+  EXPECT_FALSE(const_allow({STMT(LD_ABS, 8), kAllow}, 0));   // ip load
+  EXPECT_FALSE(const_allow({STMT(RET_K, SECCOMP_RET_ALLOW | 1)}, 0));  // ALLOW with data
+  EXPECT_FALSE(const_allow({STMT(RET_K, SECCOMP_RET_LOG)}, 0));
+  // Dead code does not matter: only the executed path is emulated.
+  EXPECT_TRUE(const_allow({STMT(JA_, 1), STMT(LD_ABS, 16), kAllow}, 0));
+  EXPECT_TRUE(const_allow({kAllow, STMT(LD_LEN, 0), STMT(RET_A, 0)}, 0));
+  // Arch check through X is not followed.
+  EXPECT_FALSE(const_allow({STMT(LD_ABS, 4), STMT(MISC | TAX, 0), JUMP(JEQ_X, 0, 0, 0), kAllow},
+                           0));
+}
+
+TEST(SeccompIsConstAllow, RunsOnTheOriginalProgram) {
+  // LD W LEN is "unknown insn" in orig_prog although it runs as LD IMM 64.
+  Filter f;
+  ASSERT_TRUE(seccomp_prepare_filter({STMT(LD_LEN, 0), kAllow}, 0, {}, &f).ok());
+  EXPECT_FALSE(seccomp_is_const_allow(f.orig, sd_of(0), k61()));
+  // LD W ABS is emulated in orig_prog; its rewritten form (LDX W ABS) would not be.
+  ASSERT_TRUE(seccomp_prepare_filter({STMT(LD_ABS, 0), kAllow}, 0, {}, &f).ok());
+  EXPECT_TRUE(seccomp_is_const_allow(f.orig, sd_of(0), k61()));
+  EXPECT_FALSE(seccomp_is_const_allow(f.insns, sd_of(0), k61()));
+}
+
+TEST(SeccompIsConstAllow, UprobeExceptions) {
+  const Program deny = {STMT(RET_K, SECCOMP_RET_ERRNO | 1)};
+  EXPECT_FALSE(const_allow(deny, 335, AUDIT_ARCH_X86_64, k61()));
+  EXPECT_TRUE(const_allow(deny, 335, AUDIT_ARCH_X86_64, k612()));
+  EXPECT_FALSE(const_allow(deny, 336, AUDIT_ARCH_X86_64, k612()));
+  EXPECT_TRUE(const_allow(deny, 335, AUDIT_ARCH_X86_64, k618()));
+  EXPECT_TRUE(const_allow(deny, 336, AUDIT_ARCH_X86_64, k618()));
+  EXPECT_FALSE(const_allow(deny, 335, AUDIT_ARCH_I386, k618()));  // native arch only
+}
+
+TEST(LinuxModel, BitmapsAndInheritance) {
+  const KernelProfile& k = k61();
+  FilterChain c;
+  auto m = make_linux_model(k);
+  // Filter 1: allow everything except getppid (110) on x86_64; ia32 all allowed.
+  ASSERT_TRUE(c.install({STMT(LD_ABS, 4), JUMP(JEQ_K, AUDIT_ARCH_X86_64, 0, 3), STMT(LD_ABS, 0),
+                         JUMP(JEQ_K, 110, 1, 0), kAllow, STMT(RET_K, SECCOMP_RET_ERRNO | 1)})
+                  .ok());
+  ASSERT_EQ(m->on_attach(c), 0);
+  Bitmap n = m->bitmap(CacheArch::Native), i = m->bitmap(CacheArch::Compat);
+  ASSERT_EQ(n.size(), static_cast<size_t>(k.native_nr));
+  ASSERT_EQ(i.size(), static_cast<size_t>(k.compat_nr));
+  EXPECT_FALSE(n[110]);
+  EXPECT_TRUE(n[39]);
+  EXPECT_TRUE(i[110]);
+  // Filter 2 reads args for write (1): the AND keeps 110 cleared and clears 1.
+  ASSERT_TRUE(c.install({STMT(LD_ABS, 0), JUMP(JEQ_K, 1, 0, 2), STMT(LD_ABS, 16), kAllow, kAllow})
+                  .ok());
+  ASSERT_EQ(m->on_attach(c), 0);
+  n = m->bitmap(CacheArch::Native);
+  i = m->bitmap(CacheArch::Compat);
+  EXPECT_FALSE(n[110]);
+  EXPECT_FALSE(n[1]);
+  EXPECT_FALSE(i[1]);
+  EXPECT_TRUE(n[39]);
+  // Lookup uses the newest filter's bitmap; x32, negative and out-of-range never hit.
+  EXPECT_TRUE(m->lookup(sd_of(39)));
+  EXPECT_FALSE(m->lookup(sd_of(110)));
+  EXPECT_FALSE(m->lookup(sd_of(39 | 0x40000000)));
+  EXPECT_FALSE(m->lookup(sd_of(-1)));
+  EXPECT_FALSE(m->lookup(sd_of(k.native_nr)));
+  EXPECT_TRUE(m->lookup(sd_of(k.compat_nr - 1, AUDIT_ARCH_I386)));
+  EXPECT_FALSE(m->lookup(sd_of(1, 0xc00000b7)));  // foreign arch (aarch64)
+}
+
+TEST(LinuxModel, SelftestBenchmarkSequence) {
+  // seccomp_benchmark: bitmap filter, bitmap filter, then a filter reading
+  // args[0] clears everything, and later filters cannot set bits again.
+  auto m = make_linux_model(k612());
+  FilterChain c;
+  const Program bitmap_filter = {STMT(LD_ABS, 0), kAllow};
+  const Program full = {STMT(LD_ABS, 16), kAllow};
+  auto count = [&] {
+    size_t n = 0;
+    for (bool b : m->bitmap(CacheArch::Native)) n += b;
+    return n;
+  };
+  ASSERT_TRUE(c.install(bitmap_filter).ok());
+  m->on_attach(c);
+  EXPECT_EQ(count(), static_cast<size_t>(k612().native_nr));
+  ASSERT_TRUE(c.install(full).ok());
+  m->on_attach(c);
+  EXPECT_EQ(count(), 1u);  // only the uretprobe exception (6.12)
+  ASSERT_TRUE(c.install(bitmap_filter).ok());
+  m->on_attach(c);
+  EXPECT_EQ(count(), 1u);
+}
+
+TEST(LinuxModel, CacheHitReturnsAllowWithoutMatch) {
+  auto m = make_linux_model(k61());
+  FilterChain c;
+  ASSERT_TRUE(c.install({kAllow}).ok());
+  m->on_attach(c);
+  const RunResult r = seccomp_run_filters(c, sd_of(39), *m);
+  EXPECT_TRUE(r.cache_hit);
+  EXPECT_EQ(r.ret, SECCOMP_RET_ALLOW);
+  EXPECT_EQ(r.match, -1);
+}
+
+}  // namespace
+}  // namespace secdiff
