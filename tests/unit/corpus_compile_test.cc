@@ -13,7 +13,9 @@
 #include "corpus/src/ruleset.h"
 #include "corpus/src/seccomp_compile.h"
 #include "oracle/bpf.h"
+#include "oracle/interpreter.h"
 #include "oracle/seccomp_abi.h"
+#include "oracle/validator.h"
 
 namespace secdiff::corpus {
 namespace {
@@ -156,7 +158,15 @@ TEST(CorpusCompile, ParsesAndCompilesEveryJsonProfile) {
     ASSERT_NO_THROW(cr = compile_ruleset(rs));
     EXPECT_GT(cr.prog.size(), 4u);
     EXPECT_LE(cr.prog.size(), bpf::MAXINSNS);
-    EXPECT_TRUE(cr.warnings.empty()) << cr.warnings.front();
+    if (f == "docker/fixtures/example.json") {
+      // moby's fixture passes errnoRet 12345 through; libseccomp refuses ERRNO >= 4095.
+      ASSERT_EQ(cr.warnings.size(), 1u);
+      EXPECT_EQ(cr.warnings[0],
+                "docker/fixtures/example.json:28: syscall syslog on x86_64: libseccomp refused "
+                "the rule: Invalid argument (ERRNO data 12345 >= 4095)");
+    } else {
+      EXPECT_TRUE(cr.warnings.empty()) << cr.warnings.front();
+    }
     EXPECT_EQ(bpf::class_of(cr.prog.back().code), bpf::RET);
   }
 }
@@ -279,6 +289,24 @@ TEST(CorpusCompile, InstructionCountsMatchReadme) {
   }
 }
 
+// compile_ruleset() builds one context per arch and merges them; when every
+// rule is accepted that is byte for byte what one multi-arch context (runc) exports.
+TEST(CorpusCompile, MergedContextsEqualOneMultiArchContext) {
+  for (const char* f : {"docker/default.json", "podman/seccomp.json"}) {
+    RuleSet rs = load(f);
+    for (int optimize : {1, 2}) {
+      SCOPED_TRACE(std::string(f) + " optimize " + std::to_string(optimize));
+      CompileOptions o;
+      o.optimize = optimize;
+      CompileResult merged = compile_ruleset(rs, o);
+      o.single_context = true;
+      CompileResult single = compile_ruleset(rs, o);
+      EXPECT_EQ(merged.prog, single.prog);
+      EXPECT_EQ(merged.unknown_names, single.unknown_names);
+    }
+  }
+}
+
 TEST(CorpusCompile, DockerDefaultUnknownNames) {
   CompileResult cr = compile(load("docker/default.json"), {"x86_64", "x86", "x32"}, 1);
   std::vector<std::string> names = cr.unknown_names;
@@ -321,6 +349,53 @@ TEST(CorpusCompile, DockerDefaultSemantics) {
     EXPECT_EQ(run(multi, call(AUDIT_ARCH_X86_64, X32 | NR_read)), SECCOMP_RET_ALLOW);
     EXPECT_EQ(run(multi, call(AUDIT_ARCH_X86_64, X32 | NR_socket, {40})), ERRNO(1));
     EXPECT_EQ(run(multi, call(AUDIT_ARCH_X86_64, X32 | NR_reboot)), ERRNO(1));
+  }
+}
+
+TEST(CorpusCompile, ArchOrderFollowsOptions) {
+  RuleSet rs = load("docker/default.json");
+  // libseccomp checks the arches in the order they were added: ld arch; jeq ARCH.
+  auto first_arch = [](const Program& p) { return p.at(1).k; };
+  EXPECT_EQ(first_arch(compile(rs, {"x86_64", "x86"}, 1).prog), AUDIT_ARCH_X86_64);
+  Program p = compile(rs, {"x86", "x86_64"}, 1).prog;
+  EXPECT_EQ(first_arch(p), AUDIT_ARCH_I386);
+  EXPECT_EQ(run(p, call(AUDIT_ARCH_I386, NR32_read)), SECCOMP_RET_ALLOW);
+  EXPECT_EQ(run(p, call(AUDIT_ARCH_X86_64, NR_reboot)), ERRNO(1));
+  EXPECT_EQ(run(p, call(AUDIT_ARCH_X86_64, X32 | NR_read)), SECCOMP_RET_KILL_THREAD);
+  // Only x86: the native arch is gone.
+  p = compile(rs, {"x86"}, 2).prog;
+  EXPECT_EQ(run(p, call(AUDIT_ARCH_X86_64, NR_read)), SECCOMP_RET_KILL_THREAD);
+  EXPECT_EQ(run(p, call(AUDIT_ARCH_I386, NR32_read)), SECCOMP_RET_ALLOW);
+  // An arch the rule set does not name is left out with a warning.
+  RuleSet native_only = load("docker/fixtures/example.json");
+  CompileResult cr = compile(native_only, {"x86", "x86_64"}, 1);
+  EXPECT_EQ(first_arch(cr.prog), AUDIT_ARCH_X86_64);
+  ASSERT_FALSE(cr.warnings.empty());
+  EXPECT_EQ(cr.warnings[0], "docker/fixtures/example.json: arch x86 is not in the rule set; left out");
+  EXPECT_THROW(compile(native_only, {"x32"}, 1), CompileError);
+}
+
+// The oracle loads what libseccomp exports, and its interpreter (which runs
+// the rewritten form) agrees with the local evaluator on a sweep of calls.
+TEST(CorpusCompile, OracleAgreesOnCompiledProfiles) {
+  for (const char* f : {"docker/default.json", "podman/seccomp.json",
+                        "flatpak/flatpak-docker-seccomp.json"}) {
+    for (int optimize : {1, 2}) {
+      SCOPED_TRACE(std::string(f) + " optimize " + std::to_string(optimize));
+      Program p = compile(load(f), {"x86_64", "x86", "x32"}, optimize).prog;
+      FilterChain chain;
+      LoadResult lr = chain.install(p, 0);
+      ASSERT_TRUE(lr.ok()) << lr.reason;
+      const Program& rewritten = chain.filters().back().insns;
+      for (uint32_t arch : {AUDIT_ARCH_X86_64, AUDIT_ARCH_I386})
+        for (int32_t nr = -1; nr < 470; ++nr)
+          for (uint64_t a0 : {uint64_t{0}, uint64_t{40}, kCloneNewUser, uint64_t{0xffffffff}}) {
+            SeccompData d = call(arch, nr, {a0, 9});
+            ASSERT_EQ(bpf_run(rewritten, d), run(p, d)) << "arch " << arch << " nr " << nr;
+            d.nr = static_cast<int32_t>(X32 | static_cast<uint32_t>(nr));
+            ASSERT_EQ(bpf_run(rewritten, d), run(p, d)) << "arch " << arch << " x32 nr " << nr;
+          }
+    }
   }
 }
 
@@ -415,20 +490,37 @@ TEST(CorpusCompile, RefusedRuleIsAWarning) {
   rs.arches = {"x86_64", "x86"};
   // The same index twice in one rule: libseccomp refuses it (EINVAL) on every arch.
   rs.rules.push_back(Rule{"getpid", ERRNO(1), {{0, ArgCmp::EQ, 1, 0}, {0, ArgCmp::EQ, 2, 0}}, 7, {}, false});
-  // arch_prctl does not exist on x86: only the x86 context has nothing to add.
+  // arch_prctl does not exist on x86: nothing to add there, and no warning.
   rs.rules.push_back(Rule{"arch_prctl", ERRNO(1), {}, 8, {}, false});
   // Restricted to x86.
   rs.rules.push_back(Rule{"read", ERRNO(2), {}, 9, {"x86"}, false});
   // Same action as the default: skipped, as runc does.
   rs.rules.push_back(Rule{"write", SECCOMP_RET_ALLOW, {}, 10, {}, false});
+  // socketcall is a pseudo syscall on x86_64, which an exact rule cannot use.
+  rs.rules.push_back(Rule{"socketcall", ERRNO(3), {}, 11, {}, true});
   CompileResult cr = compile_ruleset(rs);
-  ASSERT_EQ(cr.warnings.size(), 2u);
+  ASSERT_EQ(cr.warnings.size(), 3u);
   EXPECT_EQ(cr.warnings[0].rfind("handmade:7: syscall getpid on x86_64: libseccomp refused", 0), 0u)
       << cr.warnings[0];
-  EXPECT_EQ(cr.warnings[1].rfind("handmade:7: syscall getpid on x86:", 0), 0u) << cr.warnings[1];
+  EXPECT_EQ(cr.warnings[1].rfind("handmade:11: syscall socketcall on x86_64: libseccomp refused", 0), 0u)
+      << cr.warnings[1];
+  EXPECT_EQ(cr.warnings[2].rfind("handmade:7: syscall getpid on x86:", 0), 0u) << cr.warnings[2];
   EXPECT_EQ(run(cr.prog, call(AUDIT_ARCH_X86_64, 158)), ERRNO(1));  // arch_prctl
   EXPECT_EQ(run(cr.prog, call(AUDIT_ARCH_X86_64, NR_read)), SECCOMP_RET_ALLOW);
   EXPECT_EQ(run(cr.prog, call(AUDIT_ARCH_I386, NR32_read)), ERRNO(2));
+  EXPECT_EQ(run(cr.prog, call(AUDIT_ARCH_I386, NR32_socketcall)), ERRNO(3));
+
+  // One multi-arch context: the socketcall rule is rolled back on x86 too, and
+  // the rule for x86 only cannot be expressed.
+  CompileOptions single;
+  single.single_context = true;
+  cr = compile_ruleset(rs, single);
+  ASSERT_EQ(cr.warnings.size(), 3u);
+  EXPECT_EQ(cr.warnings[1].rfind("handmade:9: syscall read: a rule for some arches", 0), 0u)
+      << cr.warnings[1];
+  EXPECT_EQ(cr.warnings[2].rfind("handmade:11: syscall socketcall on x86_64+x86: libseccomp refused", 0), 0u)
+      << cr.warnings[2];
+  EXPECT_EQ(run(cr.prog, call(AUDIT_ARCH_I386, NR32_socketcall)), SECCOMP_RET_ALLOW);
 }
 
 TEST(CorpusCompile, ErrnoNames) {

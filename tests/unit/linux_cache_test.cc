@@ -29,7 +29,7 @@ TEST(SeccompIsConstAllow, SupportedInstructions) {
   EXPECT_TRUE(const_allow(p, 39));
   EXPECT_FALSE(const_allow(p, 40));
   // jge/jgt/jset/and/ja.
-  const Program q = {STMT(LD_ABS, 0), STMT(ALU | AND | K, 0xff), JUMP(JGT_K, 10, 0, 2),
+  const Program q = {STMT(LD_ABS, 0), STMT(ALU | AND | K, 0xff), JUMP(JGT_K, 10, 0, 3),
                      JUMP(JSET_K, 1, 1, 0), STMT(JA_, 1), kAllow, STMT(RET_K, 0)};
   EXPECT_TRUE(const_allow(q, 0x10b));  // 0x0b > 10, bit 0 set
   EXPECT_FALSE(const_allow(q, 12));
@@ -85,7 +85,7 @@ TEST(LinuxModel, BitmapsAndInheritance) {
   FilterChain c;
   auto m = make_linux_model(k);
   // Filter 1: allow everything except getppid (110) on x86_64; ia32 all allowed.
-  ASSERT_TRUE(c.install({STMT(LD_ABS, 4), JUMP(JEQ_K, AUDIT_ARCH_X86_64, 0, 3), STMT(LD_ABS, 0),
+  ASSERT_TRUE(c.install({STMT(LD_ABS, 4), JUMP(JEQ_K, AUDIT_ARCH_X86_64, 0, 2), STMT(LD_ABS, 0),
                          JUMP(JEQ_K, 110, 1, 0), kAllow, STMT(RET_K, SECCOMP_RET_ERRNO | 1)})
                   .ok());
   ASSERT_EQ(m->on_attach(c), 0);
