@@ -1,5 +1,7 @@
 #include "oracle/interpreter.h"
 
+#include <cstring>
+
 namespace secdiff {
 
 using namespace bpf;
@@ -32,13 +34,19 @@ struct CovHook {
 // The semantics of the eBPF program bpf_convert_filter() makes from a
 // seccomp-checked classic filter, as ___bpf_prog_run (kernel/bpf/core.c) and
 // the x86-64 JIT execute it.
-template <class Hook>
-inline uint32_t run(const Program& p, const SeccompData& sd, Hook hook) {
+template <class Hook, bool kPrefix = false>
+inline uint32_t run(const Program& p, const SeccompData& sd, Hook hook, BpfState* st = nullptr) {
   uint32_t A_ = 0, X_ = 0;
   uint32_t M[MEMWORDS] = {};
+  unsigned pc = 0;
+  if (st && !kPrefix) {  // resume a saved state
+    A_ = st->a;
+    X_ = st->x;
+    std::memcpy(M, st->mem, sizeof M);
+    pc = st->pc;
+  }
   const Insn* insns = p.data();
   const unsigned n = static_cast<unsigned>(p.size());
-  unsigned pc = 0;
   while (pc < n) {
     const Insn& in = insns[pc];
     const uint32_t k = in.k;
@@ -46,6 +54,16 @@ inline uint32_t run(const Program& p, const SeccompData& sd, Hook hook) {
     unsigned next = pc + 1;
     switch (in.code) {
       case LDX_W_ABS:  // rewritten LD|W|ABS: A = *(u32 *)(ctx + k)
+        if constexpr (kPrefix) {
+          if (k != SD_OFF_NR && k != SD_OFF_ARCH) {  // first input word other than nr/arch
+            st->pc = pc;
+            st->a = A_;
+            st->x = X_;
+            std::memcpy(st->mem, M, sizeof M);
+            st->stopped = true;
+            return 0;
+          }
+        }
         A_ = sd.word(k);
         break;
       case LD | IMM: A_ = k; break;
@@ -120,6 +138,16 @@ uint32_t bpf_run_traced(const Program& insns, const SeccompData& sd, Trace* trac
 
 uint32_t bpf_run_cov(const Program& insns, const SeccompData& sd, uint8_t* cov) {
   return run(insns, sd, CovHook{cov});
+}
+
+uint32_t bpf_run_prefix(const Program& insns, const SeccompData& sd, BpfState* st) {
+  st->stopped = false;
+  return run<NoHook, true>(insns, sd, NoHook{}, st);
+}
+
+uint32_t bpf_run_from(const Program& insns, const SeccompData& sd, const BpfState& st) {
+  BpfState copy = st;
+  return run(insns, sd, NoHook{}, &copy);
 }
 
 }  // namespace secdiff

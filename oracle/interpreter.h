@@ -38,4 +38,19 @@ uint32_t bpf_run_traced(const Program& insns, const SeccompData& sd, Trace* trac
 uint32_t bpf_run_cov(const Program& insns, const SeccompData& sd, uint8_t* cov);
 
 
+// Machine state between instructions.
+struct BpfState {
+  unsigned pc = 0;
+  uint32_t a = 0, x = 0;
+  uint32_t mem[bpf::MEMWORDS] = {};
+  bool stopped = false;
+};
+
+// Runs until the first load of a seccomp_data word other than nr/arch: returns
+// the filter's result if none is reached (st->stopped == false), otherwise
+// saves the state before that load in *st (st->stopped == true).
+uint32_t bpf_run_prefix(const Program& insns, const SeccompData& sd, BpfState* st);
+// Continues from a state saved by bpf_run_prefix.
+uint32_t bpf_run_from(const Program& insns, const SeccompData& sd, const BpfState& st);
+
 }  // namespace secdiff
