@@ -43,6 +43,19 @@ std::string describe_outcome(const Observation& o) {
   return s.str();
 }
 
+// The disassembly of each instruction, by pc (labels are the program's own).
+std::vector<std::string> insn_lines(const Program& p, const DisasmOptions& opt) {
+  std::vector<std::string> lines(p.size());
+  std::istringstream in(disassemble(p, opt));
+  for (std::string l; std::getline(in, l);) {
+    unsigned pc;
+    int used = 0;
+    if (std::sscanf(l.c_str(), "/* %u */ %n", &pc, &used) == 1 && used > 0 && pc < p.size())
+      lines[pc] = l.substr(static_cast<size_t>(used));
+  }
+  return lines;
+}
+
 }  // namespace
 
 Runner add_emu(CLI::App& app) {
@@ -177,13 +190,16 @@ Runner add_emu(CLI::App& app) {
         DisasmOptions dopt;
         dopt.arch = *arch;
         dopt.kernel = kp.version;
+        const auto lines = insn_lines(cl.chain.filters()[f].orig, dopt);
         for (const TraceStep& s : traces[f].steps) {
-          std::printf("  %4u: %-34s A=%-10s X=%-10s%s\n", s.pc,
-                      disasm_insn(cl.chain.filters()[f].orig, s.pc, dopt).c_str(), hex(s.a).c_str(),
-                      hex(s.x).c_str(),
-                      s.div_by_zero ? " division by zero: filter returns 0"
-                      : bpf::is_cond_jump(s.insn.code) ? (s.branch_taken ? " (true)" : " (false)")
-                                                       : "");
+          std::string note;
+          if (s.div_by_zero) {
+            note = "  division by zero: the filter returns 0";
+          } else if (bpf::is_cond_jump(s.insn.code)) {
+            note = "  -> " + std::to_string(s.pc + 1 + (s.branch_taken ? s.insn.jt : s.insn.jf));
+          }
+          std::printf("  %4u: %-60s A=%-10s X=%-10s%s\n", s.pc, lines[s.pc].c_str(),
+                      hex(s.a).c_str(), hex(s.x).c_str(), note.c_str());
         }
       }
     }

@@ -68,6 +68,7 @@ int main(int argc, char** argv) {
   reg(add_check);
   reg(add_emu);
   reg(add_cache);
+  reg(add_compile);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
