@@ -25,8 +25,8 @@ for f in "$P"/firejail/bpf/* "$P"/bubblewrap/*.bpf; do [ -f "$f" ] && filters+=(
 
 printf '\nsecdiff demo: kernel %s profile; cache = what the kernel caches (seccomp_is_const_allow),\n' "$K"
 printf 'exact = syscalls that really return ALLOW for every argument (decided with Z3).\n\n'
-printf '| filter | insns | loads | x86_64 cached / exact | ia32 cached / exact | lost by the emulator |\n'
-printf '|---|---:|---|---:|---:|---|\n'
+printf '| filter | insns | loads | x86_64 cached / exact | ia32 cached / exact | lost by the emulator | cached, not constant |\n'
+printf '|---|---:|---|---:|---:|---|---|\n'
 for f in "${filters[@]}"; do
   name=${f#"$W/"}; name=${name#"$P/"}
   insns=$(( $(stat -c %s "$f") / 8 ))
@@ -35,8 +35,11 @@ for f in "${filters[@]}"; do
   nat=$(awk '/^# x86_64:/{gsub(/ALLOW=|,/,""); print $4" / "$6}' <<<"$out")
   cmp=$(awk '/^# ia32:/{gsub(/ALLOW=|,/,""); print $4" / "$6}' <<<"$out")
   lost=$(awk '$4=="linux=FILTER"{printf "%s%s:%s", (n++?", ":""), $1, $3} END{if(!n) printf "-"}' <<<"$out")
-  printf '| %s | %s | %s | %s | %s | %s |\n' "$name" "$insns" "$load" "$nat" "$cmp" "$lost"
+  extra=$(awk '$4=="linux=ALLOW"{printf "%s%s:%s", (n++?", ":""), $1, $3} END{if(!n) printf "-"}' <<<"$out")
+  printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$name" "$insns" "$load" "$nat" "$cmp" "$lost" "$extra"
 done
+printf '\n"cached, not constant" on %s is the kernel'"'"'s deliberate uretprobe/uprobe pass-through\n' "$K"
+printf '(seccomp_uprobe_exception); anything else there would be a cache soundness bug.\n'
 printf '\nExample: personality(0xffffffff) and personality(0x1234) under Docker'"'"'s default filter:\n'
 "$S" emu --nr personality --args 0xffffffff "$W/docker_default.x86_64.bpf" | tail -1
 "$S" emu --nr personality --args 0x1234 "$W/docker_default.x86_64.bpf" | tail -1
