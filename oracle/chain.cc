@@ -153,9 +153,12 @@ Observation observe(const FilterChain& chain, const RunResult& r, const SeccompD
       o.signal = true;
       o.audit_logged = requested;
       if (env.sigsys_handler) {
-        // syscall_rollback(): rax = orig_ax (the syscall number) after the handler returns.
+        // syscall_rollback(): rax = orig_ax after the handler returns. For int $0x80
+        // that is the zero-extended 32-bit eax; for `syscall` the full rax, whose
+        // high half the filter never sees (assumed to be the sign extension here).
         o.returns = true;
-        o.retval = sd.nr;
+        o.retval = sd.arch == AUDIT_ARCH_I386 ? static_cast<int64_t>(static_cast<uint32_t>(sd.nr))
+                                              : static_cast<int64_t>(sd.nr);
       } else {
         o.killed = true;  // blocked/ignored SIGSYS is reset to SIG_DFL: core dump
         o.whole_process = true;
