@@ -544,6 +544,60 @@ inline HostInput random_host_input(std::mt19937_64& r, const std::vector<uint32_
   return in;
 }
 
+// Programs in the cache emulator's own language (seccomp_is_const_allow): a
+// run of blocks `[ld nr|arch] [and #m] j{eq,ge,gt,set} #k` whose one edge goes
+// straight to an ALLOW or a deny return and whose other edge falls through,
+// some `ja`, rarely an instruction the emulator gives up on; then a default
+// return. Every compare decides an outcome, so each emulator branch matters.
+// Valid by construction.
+inline Program random_emulator_program(std::mt19937_64& r, unsigned max_blocks = 10) {
+  using namespace bpf;
+  using namespace detail;
+  auto konst = [&]() -> uint32_t {
+    switch (below(r, 6)) {
+      case 0: return below(r, 480);
+      case 1: return 1u << below(r, 10);
+      case 2: return below(r, 0x200) | X32_SYSCALL_BIT;
+      case 3: return pick(r, {AUDIT_ARCH_X86_64, AUDIT_ARCH_I386, 0u, 0xffffffffu, 0x40000000u});
+      case 4: return (1u << below(r, 10)) - 1;
+      default: return u32(r);
+    }
+  };
+  static const uint32_t denies[] = {SECCOMP_RET_ERRNO | 1, SECCOMP_RET_KILL_PROCESS,
+                                    SECCOMP_RET_ALLOW | 1, SECCOMP_RET_LOG, SECCOMP_RET_TRAP};
+  Program body;
+  std::vector<int> target;  // per body insn: -1 none, 0 -> ALLOW return, 1 -> deny return
+  std::vector<bool> on_true;
+  const unsigned blocks = 1 + below(r, max_blocks);
+  for (unsigned b = 0; b < blocks; ++b) {
+    if (chance(r, 0.4)) { body.push_back(Insn{LD | W | ABS, 0, 0, chance(r, 0.85) ? 0u : 4u}); target.push_back(-1); on_true.push_back(false); }
+    if (chance(r, 0.2)) { body.push_back(Insn{ALU | AND | K, 0, 0, konst()}); target.push_back(-1); on_true.push_back(false); }
+    if (chance(r, 0.05)) {  // something the emulator cannot follow
+      body.push_back(pick_in(r, std::vector<Insn>{Insn{LD | IMM, 0, 0, konst()}, Insn{ALU | OR | K, 0, 0, 0},
+                                                   Insn{MISC | TAX, 0, 0, 0}, Insn{LD | W | ABS, 0, 0, 16}}));
+      target.push_back(-1); on_true.push_back(false);
+    }
+    if (chance(r, 0.1)) { body.push_back(Insn{JMP | JA, 0, 0, 0}); target.push_back(-1); on_true.push_back(false); }
+    static const uint16_t ops[] = {JEQ, JGE, JGT, JSET};
+    body.push_back(Insn{static_cast<uint16_t>(JMP | ops[below(r, 4)] | K), 0, 0, konst()});
+    target.push_back(static_cast<int>(below(r, 2)));
+    on_true.push_back(chance(r, 0.5));
+  }
+  if (body.size() > 200) body.resize(200), target.resize(200), on_true.resize(200);
+  // Layout: body, default return, ALLOW return, deny return.
+  Program p = body;
+  p.push_back(Insn{RET | K, 0, 0, chance(r, 0.5) ? SECCOMP_RET_ALLOW : pick_in(r, std::vector<uint32_t>(std::begin(denies), std::end(denies)))});
+  p.push_back(Insn{RET | K, 0, 0, SECCOMP_RET_ALLOW});
+  p.push_back(Insn{RET | K, 0, 0, pick_in(r, std::vector<uint32_t>(std::begin(denies), std::end(denies)))});
+  const size_t allow_pc = body.size() + 1, deny_pc = body.size() + 2;
+  for (size_t pc = 0; pc < body.size(); ++pc) {
+    if (target[pc] < 0) continue;
+    const auto off = static_cast<uint8_t>((target[pc] == 0 ? allow_pc : deny_pc) - pc - 1);
+    if (on_true[pc]) p[pc].jt = off; else p[pc].jf = off;
+  }
+  return p;
+}
+
 // A seccomp_data for pure-model tests: any arch value, nr, ip and args.
 inline SeccompData random_seccomp_data(std::mt19937_64& r, const std::vector<uint32_t>& consts,
                                        const RandomInputOptions& o = {}) {
