@@ -5,7 +5,7 @@ set -euo pipefail
 PKGS=(
   cmake ninja-build pkg-config clang lld g++ make
   libz3-dev libgtest-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev libfmt-dev
-  libseccomp-dev libboost-dev
+  libseccomp-dev libboost-dev libboost-filesystem-dev
 )
 [ $# -gt 0 ] && PKGS+=("$@")
 
