@@ -280,9 +280,14 @@ struct Plan {
   bool record_installs = true;
 };
 
+// Code that runs in the child after filters are installed must not call into a
+// sanitizer runtime (its syscalls would be filtered, its fake stacks live in
+// the parent's memory): no instrumentation there.
+#define SECDIFF_CHILD_CODE __attribute__((no_sanitize("address", "undefined"), noinline))
+
 // Raw syscalls: the child calls no libc function (with CLONE_VM it shares the
 // parent's TLS, errno included).
-inline long rsys(long n, long a = 0, long b = 0, long c = 0, long d = 0, long e = 0, long f = 0) {
+__attribute__((no_sanitize("address", "undefined"))) inline long rsys(long n, long a = 0, long b = 0, long c = 0, long d = 0, long e = 0, long f = 0) {
   register long r10 asm("r10") = d;
   register long r8 asm("r8") = e;
   register long r9 asm("r9") = f;
@@ -301,7 +306,7 @@ struct KernelSigaction {  // the kernel's struct sigaction on x86_64
 };
 constexpr unsigned long kSaRestorer = 0x04000000;
 
-[[noreturn]] void fault_now() {
+[[noreturn]] SECDIFF_CHILD_CODE void fault_now() {
   // A write to address 0: SIGSEGV, which the parent expects once all results
   // are recorded.
   asm volatile("movl $0, 0" ::: "memory");
@@ -309,15 +314,16 @@ constexpr unsigned long kSaRestorer = 0x04000000;
 }
 
 // Never used (the handler never returns) but x86_64 signal delivery needs one.
-void dummy_restorer() { fault_now(); }
+SECDIFF_CHILD_CODE void dummy_restorer() { fault_now(); }
 
-Plan* plan_from_stack() {
-  volatile char here = 0;
-  const uintptr_t base = reinterpret_cast<uintptr_t>(&here) & ~(uintptr_t{kStackSize} - 1);
+SECDIFF_CHILD_CODE Plan* plan_from_stack() {
+  // The frame address, not a local's: ASan may put locals on its fake stack.
+  const uintptr_t base =
+      reinterpret_cast<uintptr_t>(__builtin_frame_address(0)) & ~(uintptr_t{kStackSize} - 1);
   return *reinterpret_cast<Plan**>(base);
 }
 
-void sigsys_handler(int, siginfo_t* si, void* ucv) {
+SECDIFF_CHILD_CODE void sigsys_handler(int, siginfo_t* si, void* ucv) {
   Plan* p = plan_from_stack();
   Slot* s = p->cur_slot;
   if (s) {
@@ -340,7 +346,7 @@ void sigsys_handler(int, siginfo_t* si, void* ucv) {
 }
 
 // Issues one syscall through the stub at `stub` and records it in `s`.
-void issue(Plan& p, Slot* s, bool i386, uint64_t stub, uint64_t rax, const uint64_t args[6]) {
+SECDIFF_CHILD_CODE void issue(Plan& p, Slot* s, bool i386, uint64_t stub, uint64_t rax, const uint64_t args[6]) {
   p.block.nr = rax;
   for (int i = 0; i < 6; ++i) p.block.a[i] = args[i];
   p.block.target = stub;
@@ -360,7 +366,7 @@ void issue(Plan& p, Slot* s, bool i386, uint64_t stub, uint64_t rax, const uint6
   p.cur_slot = nullptr;
 }
 
-bool owns(const Plan& p, uint64_t page) {
+SECDIFF_CHILD_CODE bool owns(const Plan& p, uint64_t page) {
   for (size_t i = 0; i < p.n_owned; ++i)
     if (p.owned[i] == page) return true;
   return false;
@@ -368,7 +374,7 @@ bool owns(const Plan& p, uint64_t page) {
 
 // Places the 3-byte stub so that the address after its first 2 bytes (the
 // syscall instruction) is `ip`. Returns false when that is impossible.
-bool place_stub(Plan& p, uint64_t ip, const uint8_t* bytes) {
+SECDIFF_CHILD_CODE bool place_stub(Plan& p, uint64_t ip, const uint8_t* bytes) {
   if (ip < p.min_addr + 2 || ip > (uint64_t{1} << 56)) return false;
   const uint64_t start = ip - 2, end = ip + 1;
   for (uint64_t pg = start & ~(kPage - 1); pg < end; pg += kPage) {
@@ -393,19 +399,20 @@ bool place_stub(Plan& p, uint64_t ip, const uint8_t* bytes) {
   return true;
 }
 
-[[noreturn]] void child_fail(Plan& p, uint32_t step, long r) {
+[[noreturn]] SECDIFF_CHILD_CODE void child_fail(Plan& p, uint32_t step, long r) {
   p.header->setup_errno = static_cast<int32_t>(-r);
   p.header->setup_failed_step = step;
   rsys(SYS_exit_group, 120);
   fault_now();
 }
 
-int child_main(void* arg) {
+SECDIFF_CHILD_CODE int child_main(void* arg) {
   Plan& p = *static_cast<Plan*>(arg);
   {
     // Publish the Plan at the base of this stack for the SIGSYS handler.
-    volatile char here = 0;
-    const uintptr_t base = reinterpret_cast<uintptr_t>(&here) & ~(uintptr_t{kStackSize} - 1);
+    // The frame address, not a local's: ASan may put locals on its fake stack.
+    const uintptr_t base =
+        reinterpret_cast<uintptr_t>(__builtin_frame_address(0)) & ~(uintptr_t{kStackSize} - 1);
     *reinterpret_cast<Plan**>(base) = &p;
   }
   long r;

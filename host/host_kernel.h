@@ -40,6 +40,18 @@
 
 namespace secdiff {
 
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_UNDEFINED__)
+inline constexpr bool kHostSanitized = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(undefined_behavior_sanitizer)
+inline constexpr bool kHostSanitized = true;
+#else
+inline constexpr bool kHostSanitized = false;
+#endif
+#else
+inline constexpr bool kHostSanitized = false;
+#endif
+
 struct HostFilter {
   Program prog;
   uint32_t flags = 0;
@@ -63,7 +75,9 @@ struct HostOptions {
   int timeout_ms = 2000;        // per child; SIGKILL after it
   // Children share the parent's address space (clone(CLONE_VM), ~15x cheaper
   // than fork on a VM). Off, or with drop_to_nobody, children are forked.
-  bool share_vm = true;
+  // Under ASan/UBSan a CLONE_VM child would run on the parent's sanitizer
+  // thread state (same TLS), which corrupts it: sanitized builds fork instead.
+  bool share_vm = !kHostSanitized;
 };
 
 // What one syscall issued in a child did.

@@ -46,11 +46,13 @@ const std::string& unavailable() {
     if (!unavailable().empty()) GTEST_SKIP() << "seccomp unavailable: " << unavailable(); \
   } while (0)
 
+// Sanitized builds fork per child and run ~10x slower: fewer cases, longer timeouts.
 double scale() {
   const char* s = std::getenv("SECDIFF_PARITY_SCALE");
-  const double v = s ? std::atof(s) : 1.0;
+  const double v = s ? std::atof(s) : (kHostSanitized ? 0.3 : 1.0);
   return v > 0 ? v : 1.0;
 }
+constexpr int kEvalTimeoutMs = kHostSanitized ? 4000 : 1000;
 uint64_t seed(uint64_t dflt) {
   const char* s = std::getenv("SECDIFF_PARITY_SEED");
   return s ? std::strtoull(s, nullptr, 0) : dflt;
@@ -599,7 +601,7 @@ TEST(HostParity, EvaluationRandom) {
   RandomInputOptions io;
   if (!host_ia32_available()) io.i386_share = 0;
   HostOptions ho;
-  ho.timeout_ms = 1000;
+  ho.timeout_ms = kEvalTimeoutMs;
   EvalStats st;
   Mismatches mm;
   using testing::detail::below;
@@ -700,7 +702,7 @@ TEST(HostParity, EvaluationTargeted) {
       {"M[] store/load", {ld(0), Insn{ST, 0, 0, 3}, Insn{LD | IMM, 0, 0, 0}, Insn{LDX | MEM, 0, 0, 3}, Insn{MISC | TXA, 0, 0, 0}, Insn{ALU | OR | K, 0, 0, SECCOMP_RET_ERRNO}, Insn{RET | A, 0, 0, 0}}},
   };
   HostOptions ho;
-  ho.timeout_ms = 1000;
+  ho.timeout_ms = kEvalTimeoutMs;
   EvalStats st;
   Mismatches mm;
   for (const Case& c : cases) {
