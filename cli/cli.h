@@ -26,6 +26,7 @@ Runner add_check(CLI::App& app);
 Runner add_emu(CLI::App& app);
 Runner add_cache(CLI::App& app);
 Runner add_compile(CLI::App& app);
+Runner add_diff(CLI::App& app);
 
 // "123", "0x7b", "-1" -> value; throws InputError naming `what`.
 uint64_t parse_u64(const std::string& s, const std::string& what);

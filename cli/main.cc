@@ -69,6 +69,7 @@ int main(int argc, char** argv) {
   reg(add_emu);
   reg(add_cache);
   reg(add_compile);
+  reg(add_diff);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

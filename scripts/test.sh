@@ -8,9 +8,14 @@ quick=0
 [ "${1:-}" = "--quick" ] && quick=1
 jobs=$(nproc)
 
+echo "== kernels for the VM tests (cached outside the clone)"
+./scripts/vm/kernels.sh all
+
 echo "== clang (Release, -Werror)"
 ./scripts/build.sh release
-(cd build && ctest --output-on-failure -j"$jobs")
+(cd build && ctest --output-on-failure -j"$jobs" -LE slow)
+echo "== real kernels in QEMU"
+(cd build && ctest --output-on-failure -L slow)
 
 if [ $quick -eq 0 ]; then
   echo "== clang ASan+UBSan"
