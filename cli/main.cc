@@ -70,6 +70,9 @@ int main(int argc, char** argv) {
   reg(add_cache);
   reg(add_compile);
   reg(add_diff);
+  reg(add_minimize);
+  reg(add_repro);
+  reg(add_corpus);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
