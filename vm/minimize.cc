@@ -17,6 +17,7 @@
 #include "oracle/cache/properties.h"
 #include "oracle/chain.h"
 #include "oracle/seccomp_data.h"
+#include "vm/locate.h"
 
 namespace secdiff::vm {
 
@@ -486,32 +487,6 @@ Case minimize_case(const Case& c, const Signature& sig, Checker& checker, const 
 namespace {
 namespace fs = std::filesystem;
 
-fs::path exe_dir() {
-  std::error_code ec;
-  const fs::path p = fs::read_symlink("/proc/self/exe", ec);
-  return ec ? fs::current_path() : p.parent_path();
-}
-
-fs::path source_dir() {
-  if (const char* e = std::getenv("SECDIFF_SOURCE_DIR"); e && *e) return e;
-  std::error_code ec;
-  for (fs::path d = exe_dir(); !d.empty(); d = d.parent_path()) {
-    std::ifstream cache(d / "CMakeCache.txt");
-    std::string line;
-    const std::string key = "CMAKE_HOME_DIRECTORY:INTERNAL=";
-    while (cache && std::getline(cache, line))
-      if (line.rfind(key, 0) == 0 && fs::exists(fs::path(line.substr(key.size())) / "scripts/vm/kernels.sh", ec))
-        return line.substr(key.size());
-    if (fs::exists(d / "scripts/vm/kernels.sh", ec)) return d;
-    if (d == d.parent_path()) break;
-  }
-  for (fs::path d = fs::current_path(); !d.empty(); d = d.parent_path()) {
-    if (fs::exists(d / "scripts/vm/kernels.sh", ec)) return d;
-    if (d == d.parent_path()) break;
-  }
-  throw InputError("cannot find the secdiff source tree (scripts/vm/kernels.sh); set SECDIFF_SOURCE_DIR");
-}
-
 std::string shell_quote(const std::string& s) {
   std::string o = "'";
   for (char ch : s) o += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
@@ -533,17 +508,6 @@ std::string run_capture(const std::vector<std::string>& argv, const std::string&
   return out;
 }
 
-std::string find_agent(const std::string& given) {
-  std::error_code ec;
-  if (!given.empty()) {
-    if (!fs::is_regular_file(given, ec)) throw InputError(given + ": agent binary not found");
-    return fs::absolute(given).string();
-  }
-  const fs::path p = exe_dir() / "secdiff-agent";
-  if (!fs::is_regular_file(p, ec))
-    throw InputError(p.string() + " not found (build the secdiff-agent target, or pass --agent)");
-  return p.string();
-}
 }  // namespace
 
 BackendHandle::~BackendHandle() {
