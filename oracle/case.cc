@@ -8,6 +8,23 @@ SeccompData case_seccomp_data(const CaseInput& in, uint64_t default_ip) {
   return make_seccomp_data(in.arch, in.nr, in.args, in.ip.value_or(default_ip));
 }
 
+uint64_t case_register_nr(const CaseInput& in) {
+  uint64_t rax = static_cast<uint64_t>(in.nr);
+  if (in.arch == Arch::X32) rax |= X32_SYSCALL_BIT;
+  return rax;
+}
+
+Observation observe_input(const FilterChain& chain, const RunResult& r, const CaseInput& in, const SeccompData& sd,
+                          const TaskEnv& env) {
+  Observation o = observe(chain, r, sd, env);
+  // syscall_rollback(): regs->ax = regs->orig_ax. int $0x80 entry zero-extends
+  // eax into orig_ax; the syscall instruction keeps all 64 bits.
+  if (o.action == Action::Trap && o.returns)
+    o.retval = in.arch == Arch::I386 ? static_cast<int64_t>(static_cast<uint32_t>(case_register_nr(in)))
+                                     : static_cast<int64_t>(case_register_nr(in));
+  return o;
+}
+
 CasePrediction predict_case(const Case& c, const LoadEnv& env, uint64_t default_ip) {
   CasePrediction p;
   LoadEnv e = env;
@@ -20,7 +37,7 @@ CasePrediction predict_case(const Case& c, const LoadEnv& env, uint64_t default_
   for (const CaseInput& in : c.inputs) {
     const SeccompData sd = case_seccomp_data(in, default_ip);
     RunResult r = p.chain.empty() ? RunResult{} : seccomp_run_filters(p.chain, sd);
-    p.observations.push_back(p.chain.empty() ? Observation{} : observe(p.chain, r, sd, te));
+    p.observations.push_back(p.chain.empty() ? Observation{} : observe_input(p.chain, r, in, sd, te));
     if (p.chain.empty()) {
       p.observations.back().dispatched = true;
       p.observations.back().returns = true;

@@ -49,6 +49,13 @@ struct Case {
 
 // The seccomp_data the kernel builds for an input (ip defaults to `default_ip`).
 SeccompData case_seccomp_data(const CaseInput& in, uint64_t default_ip = 0);
+// The value the task puts in rax for this input: nr as given (x32: | X32_SYSCALL_BIT).
+uint64_t case_register_nr(const CaseInput& in);
+// observe() for one input of a case: as observe(), but after a SIGSYS handler
+// rax is the register the task used (syscall_rollback() restores orig_ax in
+// full; seccomp_data.nr only holds its low 32 bits).
+Observation observe_input(const FilterChain& chain, const RunResult& r, const CaseInput& in, const SeccompData& sd,
+                          const TaskEnv& env);
 
 // What the oracle predicts for a case.
 struct CasePrediction {

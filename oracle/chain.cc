@@ -155,7 +155,8 @@ Observation observe(const FilterChain& chain, const RunResult& r, const SeccompD
       if (env.sigsys_handler) {
         // syscall_rollback(): rax = orig_ax after the handler returns. For int $0x80
         // that is the zero-extended 32-bit eax; for `syscall` the full rax, whose
-        // high half the filter never sees (assumed to be the sign extension here).
+        // high half the filter never sees: sign-extended here, observe_input()
+        // (oracle/case.h) puts in the register the task really used.
         o.returns = true;
         o.retval = sd.arch == AUDIT_ARCH_I386 ? static_cast<int64_t>(static_cast<uint32_t>(sd.nr))
                                               : static_cast<int64_t>(sd.nr);

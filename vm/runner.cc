@@ -505,7 +505,7 @@ std::vector<Mismatch> compare_case(const Case& c, const CaseResult& r, const Com
       obs.dispatched = true;
       obs.returns = true;
     } else {
-      obs = observe(p.chain, seccomp_run_filters(p.chain, sd), sd, te);
+      obs = observe_input(p.chain, seccomp_run_filters(p.chain, sd), in, sd, te);
     }
     const std::string details = install_text + strf("--- input %zu: %s", i, syscall_str(in.arch, in.nr).c_str()) +
                                 (in.ip && *in.ip != ip ? " (requested ip " + hex(*in.ip) + ", the kernel saw " + hex(ip) + ")" : "") +
@@ -517,6 +517,9 @@ std::vector<Mismatch> compare_case(const Case& c, const CaseResult& r, const Com
     // action: how the syscall ended.
     bool action_ok = exp == got;
     if (!action_ok && exp == "dispatched" && (got == "returned" || got == "blocked")) action_ok = true;
+    // A dispatched syscall can end the task itself (exit, exit_group, a signal it
+    // sends or causes); seccomp's own kills are always SIGSYS.
+    if (!action_ok && exp == "dispatched" && o.kind == OutcomeKind::Killed && o.term_signal != SIGSYS) action_ok = true;
     if (!action_ok && exp == "returned-undispatched" && got == "returned") action_ok = true;
     if (!action_ok && exp == "TRACE-event" && got == "blocked" && o.ptrace_event) action_ok = true;
     if (!action_ok && exp == "USER_NOTIF" && o.notified) action_ok = true;
