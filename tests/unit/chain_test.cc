@@ -5,6 +5,7 @@
 #include <csignal>
 
 #include "common/bpf_build.h"
+#include "oracle/case.h"
 #include "oracle/chain.h"
 
 namespace secdiff {
@@ -99,6 +100,35 @@ TEST(Observe, Trap) {
   TaskEnv blocked;
   blocked.sigsys_handler = false;
   EXPECT_TRUE(obs_of(SECCOMP_RET_TRAP, 0, blocked).killed);
+}
+
+// syscall_rollback() restores orig_ax in full: the register the task used, of
+// which seccomp_data.nr holds only the low 32 bits (measured on 6.1 in QEMU).
+TEST(Observe, TrapRaxIsTheRegisterUsed) {
+  struct Row {
+    Arch arch;
+    int64_t nr;
+    int64_t rax;
+  } rows[] = {
+      {Arch::X86_64, 110, 110},
+      {Arch::X86_64, 0xffffffff, 0xffffffff},             // syscall: all 64 bits, not -1
+      {Arch::X86_64, -1, -1},
+      {Arch::X86_64, 0x100000027, 0x100000027},           // high bits the filter never sees
+      {Arch::I386, 0xffffffff, 0xffffffff},               // int $0x80: zero-extended eax
+      {Arch::I386, -1, 0xffffffff},
+      {Arch::X32, 39, 0x40000027},                        // nr | X32_SYSCALL_BIT
+  };
+  FilterChain c;
+  ASSERT_TRUE(c.install(ret_prog(SECCOMP_RET_TRAP)).ok());
+  for (const Row& r : rows) {
+    CaseInput in;
+    in.arch = r.arch;
+    in.nr = r.nr;
+    const SeccompData sd = case_seccomp_data(in);
+    const Observation o = observe_input(c, seccomp_run_filters(c, sd), in, sd, TaskEnv{});
+    EXPECT_EQ(o.retval, r.rax) << arch_name(r.arch) << " nr " << r.nr;
+    EXPECT_EQ(case_register_nr(in), static_cast<uint64_t>(r.arch == Arch::I386 ? r.nr : r.rax));
+  }
 }
 
 TEST(Observe, TraceAndNotifWithoutPeer) {
