@@ -15,6 +15,7 @@
 #include "host/case_file.h"
 #include "oracle/case_codec.h"
 #include "oracle/errno_names.h"
+#include "oracle/seccomp_abi.h"
 
 namespace secdiff::cli {
 
@@ -40,12 +41,17 @@ std::string sanitize(const std::string& s) {
   return out.empty() ? "profile" : out;
 }
 
-// "docker/debian-bookworm/default.json" -> "debian-bookworm-default".
+// "docker/debian-bookworm/default.json" -> "debian-bookworm-default";
+// an arch directory names its parent instead: "crosvm/x86_64/net.policy" -> "crosvm-net".
 std::string profile_id(const std::string& path) {
   const fs::path p(path);
-  const std::string parent = p.parent_path().filename().string();
+  std::string parent = p.parent_path().filename().string();
+  for (const char* arch : {"x86_64", "aarch64", "arm", "riscv64"})
+    if (parent == arch && p.parent_path().has_parent_path())
+      parent = p.parent_path().parent_path().filename().string();
   std::string stem = p.filename().string();
-  for (const char* ext : {".json", ".conf", ".seccomp", ".tsv", ".bpf", ".asm", ".profile", ".service"}) {
+  for (const char* ext : {".json", ".conf", ".seccomp", ".tsv", ".bpf", ".asm", ".profile", ".service", ".policy",
+                          ".TXT", ".txt"}) {
     const std::string e = ext;
     if (stem.size() > e.size() && stem.compare(stem.size() - e.size(), e.size(), e) == 0) {
       stem.resize(stem.size() - e.size());
@@ -113,6 +119,20 @@ constexpr DefaultProfile kDefaultProfiles[] = {
     {"firejail/bpf/seccomp.mdwx.32", ""},
     {"firejail/bpf/seccomp.block_secondary", ""},
     {"bubblewrap/flatpak.bpf", ""},
+    {"flatpak/blocklist.json", ""},
+    {"qemu/sandbox-denylist.json", ""},
+    {"firecracker/x86_64-unknown-linux-musl.json", ""},
+    {"firecracker/aarch64-unknown-linux-musl.json", ""},
+    {"firecracker/unimplemented.json", ""},
+    {"android-bionic/SYSCALLS.TXT", ""},
+    {"crosvm/x86_64/block_device.policy", ""},
+    {"crosvm/x86_64/fs_device.policy", ""},
+    {"crosvm/x86_64/gpu_device.policy", ""},
+    {"crosvm/x86_64/jail_warden.policy", ""},
+    {"crosvm/x86_64/net_device.policy", ""},
+    {"crosvm/x86_64/vhost_vsock_device_vhost_user.policy", ""},
+    {"crosvm/x86_64/video_device.policy", ""},
+    {"crosvm/x86_64/xhci_device.policy", ""},
 };
 
 std::string profiles_dir() {
@@ -125,16 +145,27 @@ std::string profiles_dir() {
 struct ImportOpts {
   std::vector<std::string> files;
   std::string arch = "x86_64,x86,x32", out = "corpus-seeds", kernel, select, systemd_groups,
-              firejail_groups, min_kernel = "6.1";
+              firejail_groups, min_kernel = "6.1", minijail_constants, minijail_default, firecracker_target;
   std::vector<int> optimize;
-  bool json = false;
+  bool json = false, notes = false;
   int max_cases = 0;
 };
 
 struct ProfileStats {
   size_t rules = 0, filters = 0, cases = 0;
-  std::set<std::string> unknown;
+  std::set<std::string> unknown, absent;
 };
+
+// compile_seccomp_policy's --default-action words.
+uint32_t minijail_action(const std::string& s) {
+  if (s == "kill" || s == "kill-thread") return SECCOMP_RET_KILL_THREAD;
+  if (s == "kill-process") return SECCOMP_RET_KILL_PROCESS;
+  if (s == "trap") return SECCOMP_RET_TRAP;
+  if (s == "user-notify") return SECCOMP_RET_USER_NOTIF;
+  if (s == "log") return SECCOMP_RET_LOG;
+  throw InputError("unknown minijail default action '" + s + "' (kill, kill-process, kill-thread, trap, "
+                   "user-notify, log)");
+}
 
 int run_import(const ImportOpts& o) {
   const KernelProfile& kp = kernel_or_throw(o.kernel);
@@ -148,6 +179,9 @@ int run_import(const ImportOpts& o) {
   io.systemd_groups = o.systemd_groups;
   io.firejail_groups = o.firejail_groups;
   io.select = split_list(o.select);
+  io.minijail_constants = o.minijail_constants;
+  if (!o.minijail_default.empty()) io.minijail_default_action = minijail_action(o.minijail_default);
+  io.firecracker_target = o.firecracker_target;
   fs::create_directories(o.out);
   size_t total_cases = 0;
   for (const std::string& file : o.files) {
@@ -192,12 +226,17 @@ int run_import(const ImportOpts& o) {
       }
       const corpus::RuleSet& rs = *f.rules;
       st.rules += rs.rules.size();
+      if (o.notes)
+        for (const auto& n : rs.notes) std::fprintf(stderr, "secdiff: note: %s: %s\n", f.name.c_str(), n.c_str());
       const std::vector<std::string> use = usable_arches(rs, arches);
       if (use.empty()) {
         std::fprintf(stderr, "secdiff: %s: %s: none of the arches %s; skipped\n", file.c_str(),
                      f.name.c_str(), o.arch.c_str());
         continue;
       }
+      std::vector<Arch> use_arches;
+      for (const auto& a : use) use_arches.push_back(*corpus::arch_from_libseccomp(a));
+      for (auto& n : corpus::names_without_number(rs, use_arches, kp)) st.absent.insert(n);
       std::vector<std::vector<std::string>> combos;
       for (const auto& a : use) combos.push_back({a});
       if (use.size() > 1) combos.push_back(use);
@@ -224,6 +263,10 @@ int run_import(const ImportOpts& o) {
     if (!st.unknown.empty())
       std::fprintf(stderr, "secdiff: %s: unknown syscall names skipped: %s\n", file.c_str(),
                    join(std::vector<std::string>(st.unknown.begin(), st.unknown.end()), ", ").c_str());
+    for (const auto& n : st.unknown) st.absent.erase(n);
+    if (!st.absent.empty())
+      std::fprintf(stderr, "secdiff: %s: syscall names without a number on a filter's arches, skipped there: %s\n",
+                   file.c_str(), join(std::vector<std::string>(st.absent.begin(), st.absent.end()), ", ").c_str());
     std::printf("%s: %s, %zu rules, %zu unknown names, %zu filters written, %zu cases written (%s)\n",
                 file.c_str(), corpus::profile_format_name(ip.format), st.rules, st.unknown.size(),
                 st.filters, st.cases, dir.string().c_str());
@@ -330,7 +373,8 @@ Runner add_corpus(CLI::App& app) {
   auto* sub = app.add_subcommand(
       "corpus",
       "Seed corpus from real seccomp profiles (Docker/Podman/OCI JSON, LXC/LXD policies,\n"
-      "systemd units, firejail profiles, raw BPF) and action-cache reports on them.");
+      "systemd units, firejail profiles, raw BPF, Firecracker JSON, minijail policies,\n"
+      "Android bionic syscall lists, transcribed C tables) and action-cache reports on them.");
   sub->require_subcommand(1);
   auto* imp = sub->add_subcommand(
       "import",
@@ -354,6 +398,13 @@ Runner add_corpus(CLI::App& app) {
   imp->add_option("--firejail-groups", io->firejail_groups, "syscalls.txt (default: next to the file)");
   imp->add_option("--max-cases", io->max_cases, "at most N cases per compiled filter (0: all)")
       ->capture_default_str();
+  imp->add_option("--minijail-constants", io->minijail_constants,
+                  "minijail constants.json (default: next to the policy)");
+  imp->add_option("--minijail-default-action", io->minijail_default,
+                  "override a minijail policy's default action (crosvm builds with trap; default: kill)");
+  imp->add_option("--firecracker-target", io->firecracker_target,
+                  "Firecracker target arch: x86_64|aarch64|riscv64 (default: from the file name)");
+  imp->add_flag("--notes", io->notes, "print the importers' notes on stderr");
 
   auto* rep = sub->add_subcommand(
       "report",

@@ -6,7 +6,7 @@
 #
 #   scripts/gen-corpus.sh [SECDIFF_BINARY]
 # Env: PROFILES (default: <repo>/../shared/profiles), OUT (default: <repo>/corpus/seeds),
-#      MAX_CASES (cases per compiled filter, default 3: keeps the corpus under ~3 MB;
+#      MAX_CASES (cases per compiled filter, default 3: keeps the corpus near 3.5 MB;
 #      the argument boundaries, wrong-arch, x32 and past-the-table inputs come first).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -41,6 +41,23 @@ raw_bpf=(
   firejail/bpf/seccomp.block_secondary
   bubblewrap/flatpak.bpf
 )
+# Importers for Firecracker JSON, C-table transcriptions, bionic lists and minijail policies.
+other_profiles=(
+  flatpak/blocklist.json
+  qemu/sandbox-denylist.json
+  firecracker/x86_64-unknown-linux-musl.json
+  firecracker/aarch64-unknown-linux-musl.json
+  firecracker/unimplemented.json
+  android-bionic/SYSCALLS.TXT
+  crosvm/x86_64/block_device.policy
+  crosvm/x86_64/fs_device.policy
+  crosvm/x86_64/gpu_device.policy
+  crosvm/x86_64/jail_warden.policy
+  crosvm/x86_64/net_device.policy
+  crosvm/x86_64/vhost_vsock_device_vhost_user.policy
+  crosvm/x86_64/video_device.policy
+  crosvm/x86_64/xhci_device.policy
+)
 systemd_units=systemd-journald.service,systemd-resolved.service,systemd-timesyncd.service,chrony.service,nm-priv-helper.service,redis-server.service
 firejail_profiles=default.profile,firefox-common.profile,ssh.profile,0ad.profile,dnscrypt-proxy.profile,steam.profile,chafa.profile
 
@@ -48,7 +65,7 @@ rm -rf "$out"
 mkdir -p "$out"
 common=(--arch x86_64,x86,x32 --out "$out" --max-cases "$max_cases")
 run() { (cd "$profiles" && "$secdiff" corpus import "${common[@]}" "$@"); }
-run "${json_profiles[@]}" "${raw_bpf[@]}"
+run "${json_profiles[@]}" "${raw_bpf[@]}" "${other_profiles[@]}"
 run --select "$systemd_units" systemd/unit-directives-bookworm.tsv
 run --select "$firejail_profiles" firejail/profile-seccomp-lines.tsv
 n=$(find "$out" -name '*.case' | wc -l)
