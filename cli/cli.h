@@ -30,6 +30,7 @@ Runner add_diff(CLI::App& app);
 Runner add_minimize(CLI::App& app);
 Runner add_repro(CLI::App& app);
 Runner add_corpus(CLI::App& app);
+Runner add_fuzz(CLI::App& app);
 
 // "123", "0x7b", "-1" -> value; throws InputError naming `what`.
 uint64_t parse_u64(const std::string& s, const std::string& what);

@@ -73,6 +73,7 @@ int main(int argc, char** argv) {
   reg(add_minimize);
   reg(add_repro);
   reg(add_corpus);
+  reg(add_fuzz);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -16,7 +16,7 @@
 # (for libsecdiff_afl_mutator.so). FUZZ_BUILD_ROOT as there.
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-root=${FUZZ_BUILD_ROOT:-/work}
+root=${FUZZ_BUILD_ROOT:-$here}
 runs=3 cap=60 bcap=60 jobs=1 out=/tmp/secdiff-seeded-bugs
 bugs="1 2 3 4 5 6 7 8 9 10 11 rfc none"
 engines="lf afl bytes"

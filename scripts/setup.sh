@@ -7,6 +7,7 @@ PKGS=(
   libz3-dev libgtest-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev libfmt-dev
   libseccomp-dev libboost-dev libboost-filesystem-dev
   qemu-system-x86 python3
+  libclang-rt-14-dev afl++
 )
 [ $# -gt 0 ] && PKGS+=("$@")
 

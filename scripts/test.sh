@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Sets up, builds and runs every test: the clang build (-Werror), the same tests
-# under ASan+UBSan, and a gcc build. Pass --quick to run only the clang build.
+# Sets up, builds and runs every test: the clang build (-Werror), the fuzz
+# targets for libFuzzer and AFL++ with their smoke runs, the real kernels in
+# QEMU and `secdiff fuzz` end to end, the same unit tests under ASan+UBSan, and
+# a gcc build. Pass --quick to skip the ASan and gcc builds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
@@ -14,8 +16,14 @@ echo "== kernels for the VM tests (cached outside the clone)"
 echo "== clang (Release, -Werror)"
 ./scripts/build.sh release
 (cd build && ctest --output-on-failure -j"$jobs" -LE slow)
-echo "== real kernels in QEMU"
-(cd build && ctest --output-on-failure -L slow)
+echo "== fuzz targets: libFuzzer and AFL++ (ASan+UBSan), smoke runs"
+targets=(fuzz_cache_soundness fuzz_oracle_consistency fuzz_kernel_load fuzz_vm_diff)
+./scripts/fuzz-build.sh libfuzzer "${targets[@]}"
+(cd build-fuzz-libfuzzer && ctest --output-on-failure -L fuzz)
+./scripts/fuzz-build.sh afl "${targets[@]}"
+(cd build-fuzz-afl && ctest --output-on-failure -L fuzz)
+echo "== real kernels in QEMU, and secdiff fuzz end to end"
+(cd build && SECDIFF_FUZZ_TEST_REQUIRE=1 ctest --output-on-failure -L slow)
 
 if [ $quick -eq 0 ]; then
   echo "== clang ASan+UBSan"

@@ -523,6 +523,8 @@ std::unique_ptr<BackendHandle> make_backend(const BackendSpec& spec) {
   auto h = std::make_unique<BackendHandle>();
   PoolOptions po;
   po.jobs = spec.jobs;
+  po.syscall_timeout_ms = spec.syscall_timeout_ms;
+  po.batch_cases = spec.batch_cases ? spec.batch_cases : 1;
   if (spec.backend == "host") {
     HostAgentConfig hc;
     hc.agent = find_agent(spec.agent);

@@ -122,6 +122,8 @@ struct BackendSpec {
   std::string modules, agent, initrd, qemu = "qemu-system-x86_64", work_dir;
   int jobs = 0;
   int boot_timeout_ms = 60000;
+  uint32_t syscall_timeout_ms = 2000;  // a syscall still running then counts as blocked
+  size_t batch_cases = 16;             // cases per batch sent to one agent
 };
 // A started-on-demand backend with its temp files. Throws InputError when the
 // kernel, agent or scripts cannot be found.

@@ -1,41 +1,123 @@
-// Fuzz target: the oracle's prediction against a real kernel in a VM.
+// Fuzz target: the oracle against a real kernel in QEMU, with the same
+// comparisons and reports as `secdiff diff` (vm/runner.h).
 //
-// TODO(vm_diff): the VM runner library (vm/runner.h) is being written by
-// another engineer and did not exist when this target was added (vm/ had only
-// protocol.{h,cc} and kernel/). Once it exists, this target should:
-//   1. get a runner from the pool once (LLVMFuzzerInitialize; the kernel
-//      version from SECDIFF_FUZZ_KERNEL, the pool from the campaign's env),
-//   2. send the decoded case (the compact encoding is already what
-//      vm/protocol.h carries),
-//   3. compare every install result and every observation with
-//      predict_case() (oracle/case.h) using the kernel's profile, plus the
-//      /proc/PID/seccomp_cache bitmap with the linux model's, and
-//   4. report differences with fuzz::report_findings("vm_diff", ...)
-//      (property "vm-diff", model "linux" or "-", kind = the first field that
-//      differs), feeding BPF coverage as check_cache_soundness does.
-// Until then it only decodes the case and predicts it (so it builds, runs in
-// the smoke test and keeps a corpus that replays once the runner is there).
+// Each case is run on the VM pool and compared there; the target itself only
+// feeds BPF-level coverage (the oracle's run of the chain on the inputs, as in
+// cache_soundness) and keeps up to 16 cases in flight, so the engine keeps
+// generating while the VMs run. Where the pool lives:
+//   SECDIFF_VM_SOCKET=PATH  the campaign's broker (`secdiff fuzz` starts it; the
+//                           VMs outlive -fork jobs and AFL++ restarts)
+//   otherwise               a pool of its own, booted on the first input:
+//                           SECDIFF_FUZZ_KERNEL (debian|debug|PATH, default
+//                           debug), SECDIFF_FUZZ_VMS (default 1),
+//                           SECDIFF_FUZZ_MODEL (default linux), SECDIFF_AGENT
+//                           (default build/secdiff-agent); findings go to
+//                           SECDIFF_FINDINGS_DIR, and the process waits for its
+//                           cases at exit.
+// Fuzzed syscalls run only in the VMs, never on the host.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <string>
 #include <string_view>
 
-#include "oracle/case.h"
+#include "fuzzers/checks.h"
 #include "oracle/case_codec.h"
+#include "vm/broker.h"
+#include "vm/diff_service.h"
+#include "vm/locate.h"
+#include "vm/minimize.h"
+
+namespace {
+
+using namespace secdiff;
+
+std::string env_or(const char* name, const char* def) {
+  const char* v = std::getenv(name);
+  return v && *v ? v : def;
+}
+
+struct VmSide {
+  std::unique_ptr<vm::BrokerClient> client;
+  std::unique_ptr<vm::BackendHandle> backend;
+  std::unique_ptr<vm::DiffService> service;
+
+  void submit(const Case& c, std::string_view raw) {
+    if (client) {
+      client->submit(raw);
+    } else {
+      service->submit(c);
+    }
+  }
+};
+
+VmSide* g_vm = nullptr;
+
+void finish_at_exit() {
+  if (!g_vm) return;
+  try {
+    if (g_vm->client) g_vm->client->flush();
+    if (g_vm->service) g_vm->service->stop();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "vm_diff: %s\n", e.what());
+  }
+}
+
+VmSide& vm_side() {
+  if (g_vm) return *g_vm;
+  auto* v = new VmSide;
+  try {
+    if (const char* sock = std::getenv("SECDIFF_VM_SOCKET"); sock && *sock) {
+      v->client = std::make_unique<vm::BrokerClient>(16);
+      v->client->connect(sock);
+    } else {
+      vm::BackendSpec spec;
+      spec.kernel = env_or("SECDIFF_FUZZ_KERNEL", "debug");
+      spec.jobs = std::atoi(env_or("SECDIFF_FUZZ_VMS", "1").c_str());
+      // The fuzz builds have no agent of their own: the release build's.
+      spec.agent = env_or("SECDIFF_AGENT", "");
+      if (spec.agent.empty()) spec.agent = (vm::source_dir() / "build/secdiff-agent").string();
+      v->backend = vm::make_backend(spec);
+      vm::RunnerOptions ro;
+      ro.model = env_or("SECDIFF_FUZZ_MODEL", "linux");
+      ro.findings_dir = env_or("SECDIFF_FINDINGS_DIR", "findings");
+      v->service = std::make_unique<vm::DiffService>(*v->backend->pool, ro);
+      const vm::Hello& h = v->service->start();
+      std::fprintf(stderr, "vm_diff: kernel %s booted (%s)\n", h.kernel_release.c_str(), spec.kernel.c_str());
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "vm_diff: cannot reach a VM: %s\n", e.what());
+    std::exit(1);
+  }
+  g_vm = v;
+  std::atexit(finish_at_exit);
+  return *g_vm;
+}
+
+}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  using namespace secdiff;
-  static bool warned = false;
-  if (!warned) {
-    warned = true;
-    std::fprintf(stderr, "vm_diff: no VM runner yet (vm/runner.h); only decoding cases\n");
-  }
+  // Coverage only: the oracle's BPF paths of the chain on the inputs.
+  static const fuzz::CheckOptions opt = [] {
+    fuzz::CheckOptions o = fuzz::check_options_from_env();
+    o.models.clear();
+    return o;
+  }();
+  const std::string_view raw(reinterpret_cast<const char*>(data), size);
   Case c;
   try {
-    c = decode_case(std::string_view(reinterpret_cast<const char*>(data), size));
+    c = decode_case(raw);
   } catch (const WireError&) {
     return -1;
   }
-  (void)predict_case(c);
+  (void)fuzz::check_cache_soundness(c, opt);
+  try {
+    vm_side().submit(c, raw);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "vm_diff: %s\n", e.what());
+    std::exit(1);
+  }
   return 0;
 }

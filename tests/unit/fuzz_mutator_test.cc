@@ -2,22 +2,17 @@
 // the fuzz targets (fuzzers/checks.h): determinism, validity share, jump
 // repair, the round trip through the case encoding, and the RFC flaw being
 // found (and its fix not).
-//
-// tests/CMakeLists.txt links a unit test with the oracle library only (or, if
-// it includes host/ headers, with secdiff_vm); the fuzz library is built only
-// in fuzz builds. So the few fuzz sources this test needs are compiled into it
-// directly.
 #include <gtest/gtest.h>
 
 #include <map>
 #include <set>
 
-#include "fuzzers/checks.cc"
-#include "fuzzers/coverage.cc"
-#include "fuzzers/findings.cc"
-#include "fuzzers/mutator.cc"
-#include "host/host_kernel.h"  // (checks.cc uses it: links secdiff_vm, see above)
+#include "fuzzers/checks.h"
+#include "fuzzers/coverage.h"
+#include "fuzzers/findings.h"
+#include "fuzzers/mutator.h"
 #include "oracle/case_codec.h"
+#include "oracle/formats/formats.h"
 #include "oracle/validator.h"
 
 namespace secdiff::fuzz {
