@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <string>
+#include <utility>
 
 #include "cli/cli.h"
 #include "host/case_file.h"
@@ -37,6 +39,20 @@ std::string bpf_asm_text(const Case& c) {
     s += disassemble(c.filters[i].prog, o);
   }
   return s;
+}
+
+// A fuzzer's finding is saved as <property>.<model>.<kind>.case
+// (fuzzers/findings.h): for a model-only property, its property and model.
+std::pair<std::string, std::string> finding_property_model(const std::string& file) {
+  const std::string name = std::filesystem::path(file).filename().string();
+  const size_t d1 = name.find('.');
+  const size_t d2 = d1 == std::string::npos ? d1 : name.find('.', d1 + 1);
+  if (d2 == std::string::npos || name.size() < 5 || name.compare(name.size() - 5, 5, ".case") != 0) return {};
+  const std::string prop = name.substr(0, d1), model = name.substr(d1 + 1, d2 - d1 - 1);
+  if (prop != "cache-soundness" && prop != "cache-sequence") return {};
+  for (const auto& n : cache_model_names())
+    if (n == model) return {prop, model};
+  return {};
 }
 
 }  // namespace
@@ -96,6 +112,15 @@ Runner add_minimize(CLI::App& app) {
       return std::nullopt;
     };
     std::string model_used;
+    bool fuzzer_view = false;
+    if (!o->use_backend && o->property.empty() && o->model.empty()) {
+      const auto [prop, model] = finding_property_model(o->file);
+      if (!prop.empty()) {
+        std::printf("fuzzer finding: property %s, model %s (from the file name)\n", prop.c_str(), model.c_str());
+        o->property = prop;
+        o->model = model;
+      }
+    }
     if (o->use_backend) {
       h = make_backend(o->spec);
       RunnerOptions ro;
@@ -116,12 +141,14 @@ Runner add_minimize(CLI::App& app) {
       else
         for (const auto& n : cache_model_names())
           if (n != "exact") models.push_back(n);
+      // Installs filtered as on a kernel; failing that, the chain as the fuzzers
+      // see it (every filter that loads attached).
       for (const auto& m : models) {
-        auto mc = std::make_unique<ModelChecker>(m, o->property);
-        sig = pick(mc->signatures(c));
-        if (sig) {
+        if (auto p = pick_model_signature(c, m, o->property, o->kind)) {
+          sig = p->sig;
           model_used = m;
-          checker = std::move(mc);
+          fuzzer_view = p->checker->attach_all();
+          checker = std::move(p->checker);
           break;
         }
       }
@@ -134,6 +161,9 @@ Runner add_minimize(CLI::App& app) {
     }
     std::printf("signature: %s (%s, model %s)\n", sig->str().c_str(),
                 o->use_backend ? ("runner on " + h->kernel_name).c_str() : "model-only", model_used.c_str());
+    if (fuzzer_view)
+      std::printf("note: only with every filter that loads attached (as the fuzzers see the chain): the filters "
+                  "before some filter deny its seccomp() call\n");
     std::fflush(stdout);
     MinimizeOptions mo;
     mo.progress = !o->quiet;
@@ -163,6 +193,9 @@ Runner add_minimize(CLI::App& app) {
     std::printf("after:  %s\n", st.after.str().c_str());
     for (size_t i = 0; i < m.filters.size(); i++)
       std::printf("  filter %zu: %zu insns\n", i, m.filters[i].prog.size());
+    if (!st.installs_filtered)
+      std::printf("note: the minimized chain still needs every filter attached; on a kernel the filters before "
+                  "some filter deny its seccomp() call\n");
     std::printf("time: %.2f s (minimizing %.2f s, %zu candidates tested, %zu reductions%s)\n", secs, st.seconds,
                 st.tests, st.steps, st.timed_out ? ", time limit reached" : "");
     std::printf("wrote %s.case.json %s.bpf_asm %s.c\n", prefix.c_str(), prefix.c_str(), prefix.c_str());

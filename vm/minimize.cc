@@ -42,6 +42,17 @@ bool install_call_allowed(const FilterChain& chain, uint32_t flags) {
   }
   return true;
 }
+
+// seccomp_uprobe_exception(): the kernel's deliberate divergence, cached ALLOW
+// whatever the filters say (native arch only; excused as by the fuzzers).
+bool uprobe_exception(const KernelProfile& k, const SeccompData& sd) {
+  if (sd.arch != AUDIT_ARCH_X86_64) return false;
+  return (k.uretprobe_exception && sd.nr == 335) || (k.uprobe_exception && sd.nr == 336);
+}
+
+const char* arch_label(uint32_t audit_arch) {
+  return audit_arch == AUDIT_ARCH_X86_64 ? "x86_64" : audit_arch == AUDIT_ARCH_I386 ? "ia32" : "other-arch";
+}
 }  // namespace
 
 int Checker::first_keeping(const std::vector<Case>& cands, const Signature& sig) {
@@ -70,6 +81,30 @@ std::vector<std::string> ModelChecker::properties() {
 }
 
 std::vector<Signature> ModelChecker::signatures(const Case& c, const std::string& only_property) const {
+  return signatures_as(c, only_property, attach_all_);
+}
+
+bool ModelChecker::prefer_filtered_installs(const Case& c, const Signature& sig) {
+  if (!attach_all_) return false;
+  const auto s = signatures_as(c, sig.property, false);
+  if (std::find(s.begin(), s.end(), sig) == s.end()) return false;
+  attach_all_ = false;
+  return true;
+}
+
+std::optional<ModelPick> pick_model_signature(const Case& c, const std::string& model, const std::string& property,
+                                              const std::string& kind) {
+  auto mc = std::make_unique<ModelChecker>(model, property);
+  for (const bool all : {false, true}) {
+    mc->set_attach_all(all);
+    for (Signature& s : mc->signatures(c))
+      if (kind.empty() || s.kind == kind) return ModelPick{std::move(mc), std::move(s)};
+  }
+  return std::nullopt;
+}
+
+std::vector<Signature> ModelChecker::signatures_as(const Case& c, const std::string& only_property,
+                                                   bool attach_all) const {
   const std::string& only = only_property.empty() ? property_ : only_property;
   auto want = [&](const char* p) { return only.empty() ? std::string(p) != "model-vs-exact" : only == p; };
   const KernelProfile& kp = profile_ ? *profile_ : default_kernel_profile();
@@ -84,7 +119,7 @@ std::vector<Signature> ModelChecker::signatures(const Case& c, const std::string
   env.no_new_privs = c.task.no_new_privs;
   bool attach_ok = true;
   for (const CaseFilter& f : c.filters) {
-    if (!install_call_allowed(chain, f.flags)) break;  // the install itself is filtered
+    if (!attach_all && !install_call_allowed(chain, f.flags)) break;  // the install itself is filtered
     if (!chain.install(f.prog, f.flags, env).ok()) continue;
     if (const int err = m->on_attach(chain)) {
       if (only.empty() || only == "model-install")
@@ -106,12 +141,23 @@ std::vector<Signature> ModelChecker::signatures(const Case& c, const std::string
         add_unique(out, {"model-vs-exact", std::string(cache_arch_name(d.arch)) + " exact-only ALLOW"});
     }
   }
+  // The lookup at syscall entry (the fuzzers' lookup-hit-not-allow): an input
+  // the bitmap model answers from its cache must evaluate to ALLOW.
+  if (attach_ok && sound && !chain.empty()) {
+    for (const CaseInput& in : c.inputs) {
+      const SeccompData sd = case_seccomp_data(in);
+      if (uprobe_exception(kp, sd) || !m->lookup(sd)) continue;
+      if (ACTION_ONLY(seccomp_run_filters(chain, sd).ret) != static_cast<int32_t>(SECCOMP_RET_ALLOW))
+        add_unique(out, {"cache-soundness", std::string(arch_label(sd.arch)) + " lookup hit not ALLOW"});
+    }
+  }
   if (attach_ok && want("cache-sequence") && !chain.empty()) {
     m->reset_task();
     for (const CaseInput& in : c.inputs) {
       const SeccompData sd = case_seccomp_data(in);
       const RunResult exact = seccomp_run_filters(chain, sd);
       const RunResult got = seccomp_run_filters(chain, sd, *m);
+      if (got.cache_hit && bitmap_model && uprobe_exception(kp, sd)) continue;  // by design
       if (ACTION_ONLY(got.ret) != ACTION_ONLY(exact.ret))
         add_unique(out, {"cache-sequence", std::string(got.cache_hit ? "cached " : "model ") +
                                                action_name(action_of(got.ret)) + ", chain " +
@@ -129,7 +175,7 @@ std::vector<std::vector<Signature>> ModelChecker::check(const std::vector<Case>&
 
 int ModelChecker::first_keeping(const std::vector<Case>& cands, const Signature& sig) {
   for (size_t i = 0; i < cands.size(); i++) {
-    const auto s = signatures(cands[i], sig.property);
+    const auto s = signatures_as(cands[i], sig.property, attach_all_);
     if (std::find(s.begin(), s.end(), sig) != s.end()) return static_cast<int>(i);
   }
   return -1;
@@ -194,25 +240,99 @@ std::optional<Program> delete_insns(const Program& p, const std::vector<bool>& d
   return out;
 }
 
+Program thread_jumps(const Program& p) {
+  const size_t n = p.size();
+  auto is_ja = [&](size_t t) { return t < n && p[t].code == (bpf::JMP | bpf::JA); };
+  // Where a landing at t ends after following `ja`s (all jumps go forward).
+  auto through = [&](size_t t) {
+    while (is_ja(t)) {
+      const uint64_t nt = t + 1 + uint64_t{p[t].k};
+      if (nt >= n) break;
+      t = static_cast<size_t>(nt);
+    }
+    return t;
+  };
+  // The last `ret` identical to the one at t, at most `reach` past i + 1.
+  auto same_ret = [&](size_t i, size_t t, uint64_t reach) {
+    if (t >= n || bpf::class_of(p[t].code) != bpf::RET) return t;
+    size_t best = t;
+    for (size_t u = t + 1; u < n && u - i - 1 <= reach; u++)
+      if (p[u] == p[t]) best = u;
+    return best;
+  };
+  Program out = p;
+  for (size_t i = 0; i < n; i++) {
+    const Insn& in = p[i];
+    if (bpf::class_of(in.code) != bpf::JMP) continue;
+    if (bpf::op_of(in.code) == bpf::JA) {
+      const uint64_t t = i + 1 + uint64_t{in.k};
+      if (t >= n) continue;
+      out[i].k = static_cast<uint32_t>(same_ret(i, through(static_cast<size_t>(t)), UINT32_MAX) - i - 1);
+    } else if (bpf::is_cond_jump(in.code)) {
+      for (uint8_t Insn::*off : {&Insn::jt, &Insn::jf}) {
+        const size_t t = i + 1 + in.*off;
+        if (t >= n) continue;
+        size_t d = through(t);
+        if (d - i - 1 > 255) d = t;
+        d = same_ret(i, d, 255);
+        out[i].*off = static_cast<uint8_t>(d - i - 1);
+      }
+    }
+  }
+  return out;
+}
+
+Program drop_unreachable(const Program& p) {
+  const size_t n = p.size();
+  if (n == 0) return p;
+  std::vector<bool> reach(n, false);
+  reach[0] = true;
+  auto mark = [&](uint64_t t) {
+    if (t < n) reach[static_cast<size_t>(t)] = true;
+  };
+  for (size_t i = 0; i < n; i++) {  // jumps only go forward: one sweep
+    if (!reach[i]) continue;
+    const Insn& in = p[i];
+    const uint16_t cls = bpf::class_of(in.code);
+    if (cls == bpf::RET) continue;
+    if (cls == bpf::JMP && bpf::op_of(in.code) == bpf::JA) {
+      mark(i + 1 + uint64_t{in.k});
+    } else if (cls == bpf::JMP) {
+      mark(i + 1 + in.jt);
+      mark(i + 1 + in.jf);
+    } else {
+      mark(i + 1);
+    }
+  }
+  std::vector<bool> del(n);
+  for (size_t i = 0; i < n; i++) del[i] = !reach[i];
+  auto q = delete_insns(p, del);
+  return q && !q->empty() ? *q : p;
+}
+
 // --- The minimizer ------------------------------------------------------------
 
 namespace {
 
-// Per filter: its install call is dispatched and the filter loads.
-std::vector<bool> load_ok(const Case& c) {
+// Per filter: its install call is dispatched (when installs are filtered) and
+// the filter loads.
+std::vector<bool> load_ok(const Case& c, bool filtered) {
   FilterChain chain;
   LoadEnv env;
   env.no_new_privs = c.task.no_new_privs;
   std::vector<bool> ok;
   bool blocked = false;
   for (const CaseFilter& f : c.filters) {
-    blocked = blocked || !install_call_allowed(chain, f.flags);
+    blocked = blocked || (filtered && !install_call_allowed(chain, f.flags));
     ok.push_back(!blocked && chain.install(f.prog, f.flags, env).ok());
   }
   return ok;
 }
 
-// Values a constant may shrink to, smallest first, all < v.
+// Values a constant may shrink to, smallest first, all < v: 0, 1, the highest
+// power of two <= v, v with its low 4, 8, ... bits cleared (the most first:
+// 0xffffcdd1 -> 0xffff0000 in one step where only the high half matters),
+// v/2, v-1. The constants pass repeats on an instruction while one is kept.
 std::vector<uint64_t> shrink_values(uint64_t v) {
   std::vector<uint64_t> out;
   auto add = [&](uint64_t x) {
@@ -224,6 +344,7 @@ std::vector<uint64_t> shrink_values(uint64_t v) {
     uint64_t p = 1;
     while (p <= v / 2) p <<= 1;
     add(p);
+    for (int bits = 60; bits >= 4; bits -= 4) add(v & ~((uint64_t{1} << bits) - 1));
     add(v >> 1);
     add(v - 1);
   }
@@ -239,20 +360,25 @@ struct Cand {
 class Minimizer {
  public:
   Minimizer(const Case& c, const Signature& sig, Checker& ch, const MinimizeOptions& opt)
-      : cur_(c), ok_(load_ok(c)), sig_(sig), ch_(ch), opt_(opt), t0_(Clock::now()) {}
+      : cur_(c), filtered_(ch.installs_filtered()), ok_(load_ok(c, filtered_)), sig_(sig), ch_(ch), opt_(opt),
+        t0_(Clock::now()) {}
 
   Case run(MinimizeStats& st) {
     st.before = case_size(cur_);
     if (ch_.first_keeping({cur_}, sig_) != 0)
       throw std::invalid_argument("the case does not show " + sig_.str() + " under " + ch_.name());
     tests_++;
-    progress("start");
+    progress(filtered_ ? "start" : "start, every filter that loads attached (as the fuzzers see the chain)");
+    prefer_filtered();
     bool changed = true;
     while (changed && !timed_out_) {
       changed = false;
+      changed |= pass_let_installs_through();
       changed |= pass_filters();
+      for (size_t f = 0; f < cur_.filters.size(); f++) changed |= pass_canonical(f);
       for (size_t f = 0; f < cur_.filters.size(); f++) changed |= pass_insns(f);
       for (size_t f = 0; f < cur_.filters.size(); f++) changed |= pass_replace(f);
+      for (size_t f = 0; f < cur_.filters.size(); f++) changed |= pass_canonical(f);
       for (size_t f = 0; f < cur_.filters.size(); f++) changed |= pass_insns(f);
       changed |= pass_inputs();
       changed |= pass_input_values();
@@ -263,6 +389,7 @@ class Minimizer {
     st.tests = tests_;
     st.steps = steps_;
     st.timed_out = timed_out_;
+    st.installs_filtered = filtered_;
     st.seconds = elapsed();
     progress(timed_out_ ? "time limit reached" : "done");
     return cur_;
@@ -277,12 +404,61 @@ class Minimizer {
                  case_size(cur_).str().c_str(), tests_, elapsed());
   }
 
+  // A checker that attaches every filter switches to filtering installs as
+  // soon as the current case shows the signature that way too.
+  void prefer_filtered() {
+    if (filtered_ || !ch_.prefer_filtered_installs(cur_, sig_)) return;
+    tests_++;
+    filtered_ = true;
+    ok_ = load_ok(cur_, true);
+    progress("the signature holds with installs filtered: keep it that way");
+  }
+
+  // For a checker that attaches every filter (a fuzzer's chain whose later
+  // installs the earlier filters deny): let the installs through, by putting
+  // `ld [0]; jeq #__NR_seccomp, 0, 1; ret #ALLOW` (and `and #0` when the filter
+  // does not start with a load: A was 0) in front of every filter but the last
+  // that denies the seccomp() call on its own, and switch to filtered installs
+  // if the signature survives. (Only the x86_64 call matters, as in
+  // install_call_allowed.)
+  bool pass_let_installs_through() {
+    if (filtered_ || cur_.filters.size() < 2) return false;
+    Cand c{cur_, {}, "let the installs through"};
+    LoadEnv env;
+    env.no_new_privs = cur_.task.no_new_privs;
+    size_t last = cur_.filters.size();
+    for (size_t i = 0; i < cur_.filters.size(); i++)
+      if (ok_[i]) last = i;
+    bool changed = false;
+    for (size_t i = 0; i < last; i++) {
+      if (!ok_[i]) continue;
+      CaseFilter& f = c.c.filters[i];
+      FilterChain alone;
+      if (!alone.install(f.prog, f.flags, env).ok() || install_call_allowed(alone, 0)) continue;
+      Program q = {Insn{bpf::LD | bpf::W | bpf::ABS, 0, 0, 0}, Insn{bpf::JMP | bpf::JEQ | bpf::K, 0, 1, 317},
+                   Insn{bpf::RET | bpf::K, 0, 0, SECCOMP_RET_ALLOW}};
+      if (bpf::class_of(f.prog[0].code) != bpf::LD) q.push_back(Insn{bpf::ALU | bpf::AND | bpf::K, 0, 0, 0});
+      q.insert(q.end(), f.prog.begin(), f.prog.end());
+      f.prog = std::move(q);
+      changed = true;
+    }
+    if (!changed || load_ok(c.c, false) != ok_) return false;
+    tests_++;
+    if (!ch_.prefer_filtered_installs(c.c, sig_)) return false;
+    cur_ = std::move(c.c);
+    filtered_ = true;
+    ok_ = load_ok(cur_, true);
+    steps_++;
+    progress("let the installs through: the signature holds with installs filtered");
+    return true;
+  }
+
   // Tries candidates in order; accepts the first that keeps the signature.
   bool try_cands(std::vector<Cand> cands) {
     std::vector<Cand> valid;
     for (Cand& c : cands) {
       if (c.c == cur_) continue;
-      if (load_ok(c.c) != c.ok) continue;
+      if (load_ok(c.c, filtered_) != c.ok) continue;
       valid.push_back(std::move(c));
     }
     for (size_t at = 0; at < valid.size(); at += opt_.max_batch) {
@@ -300,6 +476,7 @@ class Minimizer {
         ok_ = std::move(valid[at + k].ok);
         steps_++;
         progress(valid[at + k].what);
+        prefer_filtered();
         return true;
       }
     }
@@ -391,19 +568,42 @@ class Minimizer {
     return any;
   }
 
+  // Jump threading and dead code removal (thread_jumps, drop_unreachable):
+  // the filter's results do not change, but a buggy model's may.
+  bool pass_canonical(size_t f) {
+    if (f >= cur_.filters.size()) return false;
+    const Program& p = cur_.filters[f].prog;
+    std::vector<Cand> cands;
+    auto add = [&](Program q, const char* what) {
+      if (q == p) return;
+      Cand c{cur_, ok_, std::string(what) + " in filter " + std::to_string(f)};
+      c.c.filters[f].prog = std::move(q);
+      cands.push_back(std::move(c));
+    };
+    const Program threaded = thread_jumps(p);
+    add(drop_unreachable(threaded), "thread jumps, drop dead code");
+    add(drop_unreachable(p), "drop dead code");
+    add(threaded, "thread jumps");
+    return try_cands(std::move(cands));
+  }
+
   bool pass_constants(size_t f) {
     bool any = false;
     for (size_t i = 0; f < cur_.filters.size() && i < cur_.filters[f].prog.size() && !timed_out_; i++) {
       const Insn in = cur_.filters[f].prog[i];
       if (bpf::class_of(in.code) == bpf::JMP && bpf::op_of(in.code) == bpf::JA) continue;
-      if (in.k == 0) continue;
-      std::vector<Cand> cands;
-      for (uint64_t v : shrink_values(in.k)) {
-        Cand c{cur_, ok_, "shrink a constant in filter " + std::to_string(f)};
-        c.c.filters[f].prog[i].k = static_cast<uint32_t>(v);
-        cands.push_back(std::move(c));
+      for (int round = 0; round < 64 && !timed_out_ && f < cur_.filters.size() &&
+                          i < cur_.filters[f].prog.size() && cur_.filters[f].prog[i].k != 0;
+           round++) {
+        std::vector<Cand> cands;
+        for (uint64_t v : shrink_values(cur_.filters[f].prog[i].k)) {
+          Cand c{cur_, ok_, "shrink a constant in filter " + std::to_string(f)};
+          c.c.filters[f].prog[i].k = static_cast<uint32_t>(v);
+          cands.push_back(std::move(c));
+        }
+        if (!try_cands(std::move(cands))) break;
+        any = true;
       }
-      any |= try_cands(std::move(cands));
     }
     return any;
   }
@@ -449,19 +649,23 @@ class Minimizer {
         any |= try_cands(std::move(cands));
       }
       for (int a = 0; a < 6 && !timed_out_; a++) {
-        std::vector<Cand> cands;
-        for (uint64_t v : shrink_values(cur_.inputs[i].args[a])) {
-          Cand c{cur_, ok_, "shrink args[" + std::to_string(a) + "] of input " + std::to_string(i)};
-          c.c.inputs[i].args[a] = v;
-          cands.push_back(std::move(c));
+        for (int round = 0; round < 64 && !timed_out_ && cur_.inputs[i].args[a] != 0; round++) {
+          std::vector<Cand> cands;
+          for (uint64_t v : shrink_values(cur_.inputs[i].args[a])) {
+            Cand c{cur_, ok_, "shrink args[" + std::to_string(a) + "] of input " + std::to_string(i)};
+            c.c.inputs[i].args[a] = v;
+            cands.push_back(std::move(c));
+          }
+          if (!try_cands(std::move(cands))) break;
+          any = true;
         }
-        any |= try_cands(std::move(cands));
       }
     }
     return any;
   }
 
   Case cur_;
+  bool filtered_;
   std::vector<bool> ok_;
   Signature sig_;
   Checker& ch_;

@@ -4,16 +4,22 @@
 //   - each filter's instructions (delete them, repairing jump offsets so every
 //     jump keeps its target or goes to the next surviving instruction; turn
 //     conditional jumps into `ja` to one branch; replace an instruction by a
-//     `ret` of a value reachable from it),
-//   - constants (k toward 0, 1, a power of two, a smaller value),
+//     `ret` of a value reachable from it; thread jumps through `ja`s and onto
+//     the last identical `ret`, drop unreachable code),
+//   - constants (k toward 0, 1, a power of two, k with low bits cleared, a
+//     smaller value),
 //   - the inputs (drop them; zero args, drop ip, shrink values).
 // Candidates whose filters change load status (a filter that loaded no longer
-// loads, or the reverse) are never kept.
+// loads, or the reverse, or its own seccomp() call is no longer let through by
+// the filters before it) are never kept. A chain as the fuzzers see it (every
+// filter that loads attached, ModelChecker::set_attach_all) is made
+// installable when the signature allows it.
 //
 // Checkers decide which signatures a case shows:
 //   ModelChecker  oracle-only properties of a cache model (fast, no kernel):
 //     cache-soundness  a bitmap model (linux) caches an (arch, nr) that the
-//                      exact model says is not constant-ALLOW (after any install)
+//                      exact model says is not constant-ALLOW (after any install),
+//                      or its lookup answers an input the chain does not ALLOW
 //     cache-sequence   the inputs run in order through the model's per-task cache
 //                      (rfc-v1) get another action than the plain chain
 //     model-vs-exact   the model's bitmap differs from the exact one (only when
@@ -26,6 +32,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -51,6 +58,18 @@ class Checker {
   virtual std::vector<std::vector<Signature>> check(const std::vector<Case>& cases) = 0;
   // Index of the first candidate that shows `sig`, -1 if none.
   virtual int first_keeping(const std::vector<Case>& cands, const Signature& sig);
+  // Whether a filter counts as installed only when its own seccomp() call gets
+  // through the filters installed before it (as on a kernel). The minimizer
+  // keeps each filter's status in that sense.
+  virtual bool installs_filtered() const { return true; }
+  // For a checker that does not filter installs: switch to filtering them if
+  // `c` shows `sig` that way too (true = switched). The minimizer asks after
+  // every reduction, so that its result reproduces on a kernel when it can.
+  virtual bool prefer_filtered_installs(const Case& c, const Signature& sig) {
+    (void)c;
+    (void)sig;
+    return false;
+  }
 };
 
 // Model-only properties (see above). `property` "" = cache-soundness and
@@ -66,11 +85,34 @@ class ModelChecker : public Checker {
   // The model names ModelChecker understands, and the properties.
   static std::vector<std::string> properties();
 
+  // attach_all: every filter that loads is attached, even when the filters
+  // before it deny its own seccomp() call: the chain as the fuzzers' checks see
+  // it (fuzzers/checks.h), for findings whose chain a kernel would not install
+  // whole. Off by default.
+  void set_attach_all(bool on) { attach_all_ = on; }
+  bool attach_all() const { return attach_all_; }
+  bool installs_filtered() const override { return !attach_all_; }
+  bool prefer_filtered_installs(const Case& c, const Signature& sig) override;
+
  private:
+  std::vector<Signature> signatures_as(const Case& c, const std::string& only_property, bool attach_all) const;
+
   std::string model_, property_;
   const KernelProfile* profile_;
   CacheModelOptions opt_;
+  bool attach_all_ = false;
 };
+
+// A ModelChecker for `c` under `model` (and `property`, "" = the default
+// ones): the first signature (of `kind`, if given) with installs filtered; if
+// there is none, as the fuzzers see the chain (attach_all). nullopt if neither
+// shows one.
+struct ModelPick {
+  std::unique_ptr<ModelChecker> checker;
+  Signature sig;
+};
+std::optional<ModelPick> pick_model_signature(const Case& c, const std::string& model,
+                                              const std::string& property = "", const std::string& kind = "");
 
 // The differential runner on a backend (already started or not).
 class VmChecker : public Checker {
@@ -101,6 +143,7 @@ struct MinimizeStats {
   CaseSize before, after;
   size_t tests = 0;    // candidates checked
   size_t steps = 0;    // accepted reductions
+  bool installs_filtered = true;  // the result keeps the signature with installs filtered
   double seconds = 0;
   bool timed_out = false;
 };
@@ -113,6 +156,14 @@ Case minimize_case(const Case& c, const Signature& sig, Checker& checker, const 
 // Program surgery (exposed for tests): deletes the instructions with del[i]
 // set, retargeting jumps; nullopt if a surviving jump has no surviving target.
 std::optional<Program> delete_insns(const Program& p, const std::vector<bool>& del);
+
+// Jump threading and dead code (exposed for tests): every jump edge that lands
+// on a `ja` goes to the ja's target, every conditional edge that lands on a
+// `ret` goes to the last identical `ret` within reach, then the instructions
+// that no path from pc 0 reaches are deleted. The filter's results do not
+// change.
+Program thread_jumps(const Program& p);
+Program drop_unreachable(const Program& p);
 
 // --- Backends for the CLI (minimize / repro) ---------------------------------
 

@@ -5,6 +5,10 @@
 #    one does not read args) in a 37-instruction chain minimizes to <= 6
 #    instructions per filter within 60 s, keeping its signature;
 #  - the emitted C reproducer compiles (cc -static when possible) and runs;
+#  - a fuzzer's finding (the compact .case the cache_soundness fuzzer saved,
+#    tests/data/seeded-bugs/rfc-v1.case) minimizes directly, its property and
+#    model taken from the finding's file name; a seeded linux bug's finding
+#    shows no mismatch under the unmodified linux model (exit 1);
 #  - when the VM kernels exist (scripts/vm/kernels.sh all), `secdiff repro
 #    --model rfc-v1 --kernel debug` reports the cache-bitmap mismatch (exit 0),
 #    and --bisect inverts that (exit 1).
@@ -107,7 +111,27 @@ else
   echo "SKIP: no C compiler"
 fi
 
-# 3. repro on the debug kernel (skipped without kernels / agent / qemu)
+# 3. fuzzer findings, as saved (<property>.<model>.<kind>.case, compact encoding)
+SEEDED=$SRC/tests/data/seeded-bugs
+if [ -f "$SEEDED/rfc-v1.case" ]; then
+  cp "$SEEDED/rfc-v1.case" "$T/cache-sequence.rfc-v1.cached-action-differs.case"
+  "$S" minimize "$T/cache-sequence.rfc-v1.cached-action-differs.case" -q -o "$T/fmin" >"$T/fout" 2>"$T/ferr"; rc=$?
+  cat "$T/fout"
+  [ "$rc" -eq 0 ] && ok || bad "fuzzer finding: minimize exit $rc: $(head -c 400 "$T/ferr")"
+  grep -q '^fuzzer finding: property cache-sequence, model rfc-v1' "$T/fout" && ok || bad "finding's name not used"
+  grep -q '^signature: cache-sequence: cached ALLOW, chain ERRNO (model-only, model rfc-v1)' "$T/fout" && ok \
+    || bad "fuzzer finding: signature line"
+  while read -r _ f k _; do
+    [ "$k" -le 6 ] && ok || bad "fuzzer finding: filter $f has $k insns (> 6)"
+  done < <(grep -E '^  filter [0-9]+: ' "$T/fout")
+  cp "$SEEDED/bug1.case" "$T/cache-soundness.linux.bit-not-const-allow.case"
+  "$S" minimize "$T/cache-soundness.linux.bit-not-const-allow.case" -q -o "$T/fmin1" >/dev/null 2>&1; rc=$?
+  [ "$rc" -eq 1 ] && ok || bad "seeded bug 1's finding under the unmodified linux model: exit $rc (want 1)"
+else
+  bad "$SEEDED/rfc-v1.case missing"
+fi
+
+# 4. repro on the debug kernel (skipped without kernels / agent / qemu)
 agent="$(dirname "$S")/secdiff-agent"
 if [ -x "$agent" ] && command -v qemu-system-x86_64 >/dev/null \
    && timeout 60 bash "$SRC/scripts/vm/kernels.sh" all >"$T/kernels" 2>/dev/null && grep -q '^debug ' "$T/kernels"; then
