@@ -138,7 +138,7 @@ Runner add_diff(CLI::App& app) {
     std::vector<std::string> cases;
     std::string kernel = "debian", modules, jit = "on", model = "linux", backend = "vm", findings;
     int jobs = 0;
-    bool json = false, quiet = false, no_cache = false, keep = false, show = false;
+    bool json = false, quiet = false, no_cache = false, keep = false, show = false, no_inputs = false;
     // test and tuning knobs
     std::string agent, initrd, fault, work_dir, qemu = "qemu-system-x86_64", append;
     size_t batch = 16;
@@ -163,6 +163,8 @@ Runner add_diff(CLI::App& app) {
   sub->add_flag("--json", o->json, "machine-readable output");
   sub->add_flag("-q,--quiet", o->quiet, "print the summary only, not each mismatch report");
   sub->add_flag("--no-cache-compare", o->no_cache, "do not compare /proc/PID/seccomp_cache bitmaps");
+  sub->add_flag("--installs-only", o->no_inputs,
+                "drop every case's inputs: compare install results and cache bitmaps only");
   sub->add_flag("--show-results", o->show, "print what the kernel did for every install and input (to stderr)");
   const std::string adv = "Advanced";
   sub->add_option("--agent", o->agent, "secdiff-agent binary (default: next to secdiff)")->group(adv);
@@ -201,6 +203,8 @@ Runner add_diff(CLI::App& app) {
     // Cases first: bad input is reported before anything boots.
     std::vector<Case> cases;
     for (const std::string& path : collect_case_files(o->cases)) cases.push_back(load_case_file(path));
+    if (o->no_inputs)
+      for (Case& c : cases) c.inputs.clear();
 
     PoolOptions po;
     po.jobs = o->jobs;
