@@ -144,7 +144,7 @@ Runner add_fuzz(CLI::App& app) {
     std::string work, engine = "libfuzzer", target = "vm_diff", kernel = "debug", model, jit = "on", binary;
     std::vector<std::string> seeds;
     unsigned time = 0, jobs = 0, vms = 0;
-    uint32_t syscall_timeout_ms = 100;
+    uint32_t syscall_timeout_ms = 250;
     double interval = 0;
     bool fresh = false, no_build = false, json = false;
     std::vector<std::string> engine_args;

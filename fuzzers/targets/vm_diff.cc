@@ -14,6 +14,8 @@
 //                           (default build/secdiff-agent); findings go to
 //                           SECDIFF_FINDINGS_DIR, and the process waits for its
 //                           cases at exit.
+// Only the first SECDIFF_FUZZ_MAX_INPUTS (default 32) inputs of a case run
+// (and feed coverage): real profiles' seeds carry hundreds.
 // Fuzzed syscalls run only in the VMs, never on the host.
 #include <cstddef>
 #include <cstdint>
@@ -112,9 +114,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   } catch (const WireError&) {
     return -1;
   }
+  // The first max_inputs only (the saved finding is the case as run).
+  static const size_t max_inputs = [] {
+    const long v = std::atol(env_or("SECDIFF_FUZZ_MAX_INPUTS", "32").c_str());
+    return v > 0 ? static_cast<size_t>(v) : size_t{32};
+  }();
+  std::string trimmed;
+  if (c.inputs.size() > max_inputs) {
+    c.inputs.resize(max_inputs);
+    trimmed = encode_case(c);
+  }
   (void)fuzz::check_cache_soundness(c, opt);
   try {
-    vm_side().submit(c, raw);
+    vm_side().submit(c, trimmed.empty() ? raw : std::string_view(trimmed));
   } catch (const std::exception& e) {
     std::fprintf(stderr, "vm_diff: %s\n", e.what());
     std::exit(1);
