@@ -9,7 +9,8 @@
 # Output: ${SECDIFF_CACHE:-/var/cache/secdiff}/kernels/debian-<package version>/
 #   vmlinuz  config  VERSION  modules/NN_<name>.ko  (NN = load order, 01 first)
 # Nothing is downloaded when that directory is already complete. Only apt-cache (local) is
-# consulted to find the version; apt-get update runs only if the lookup or the download fails.
+# consulted to find the version (its answer is remembered in kernels/.debian-apt-lookup until
+# the apt index changes); apt-get update runs only if the lookup or the download fails.
 #
 # Progress goes to stderr. With --print-dir, stdout is exactly the output directory.
 set -euo pipefail
@@ -65,9 +66,21 @@ lookup_ver() {
   apt-cache show --no-all-versions "$1" 2>/dev/null | sed -n 's/^Version: //p' | head -n1
 }
 
-pkg="$(lookup_pkg)"
-ver=""
-[ -n "$pkg" ] && ver="$(lookup_ver "$pkg")"
+# apt-cache takes ~2 s, and its answer changes only with the apt index: it is remembered
+# per index state (the lists directory and the binary cache), so a cached kernel is found
+# at once. An apt-get update (or a new SECDIFF_DEBIAN_KERNEL_PKG) asks apt-cache again.
+memo="${SECDIFF_CACHE:-/var/cache/secdiff}/kernels/.debian-apt-lookup"
+apt_state="$( (stat -c '%n %Y %s' /var/lib/apt/lists /var/cache/apt/pkgcache.bin 2>/dev/null || true) | tr '\n' ' ')"
+apt_state+="pin=${SECDIFF_DEBIAN_KERNEL_PKG:-}"
+pkg="" ver=""
+if [ -r "$memo" ] && [ "$(sed -n 1p "$memo")" = "$apt_state" ]; then
+  pkg="$(sed -n 2p "$memo")"
+  ver="$(sed -n 3p "$memo")"
+fi
+if [ -z "$pkg" ] || [ -z "$ver" ]; then
+  pkg="$(lookup_pkg)"
+  [ -n "$pkg" ] && ver="$(lookup_ver "$pkg")"
+fi
 if [ -z "$pkg" ] || [ -z "$ver" ]; then
   [ "$(id -u)" -eq 0 ] || die "no Debian cloud kernel package in the apt index; run 'apt-get update' as root"
   log "no cloud kernel package in the apt index; running apt-get update"
@@ -83,6 +96,11 @@ kdir="$cache/kernels"
 out="$kdir/debian-${ver//:/_}"
 mkdir -p "$kdir" 2>/dev/null || die "cannot create cache directory $kdir (set SECDIFF_CACHE to a writable path)"
 [ -w "$kdir" ] || die "cache directory $kdir is not writable (set SECDIFF_CACHE)"
+# Remember the lookup (a temporary file and a rename: concurrent runs never see half of it).
+if [ "$(sed -n 1p "$memo" 2>/dev/null)" != "$apt_state" ] || [ "$(sed -n 3p "$memo" 2>/dev/null)" != "$ver" ]; then
+  tmp_memo="$(mktemp "$kdir/.debian-apt-lookup.XXXXXX" 2>/dev/null)" \
+    && printf '%s\n%s\n%s\n' "$apt_state" "$pkg" "$ver" >"$tmp_memo" && mv -f "$tmp_memo" "$memo" || rm -f "${tmp_memo:-}"
+fi
 
 finish() {
   if [ "$print_dir" -eq 1 ]; then echo "$out"; else log "kernel: $out/vmlinuz, modules: $out/modules"; fi
