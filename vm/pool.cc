@@ -11,6 +11,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <thread>
 
 namespace secdiff::vm {
@@ -92,11 +93,14 @@ class HostAgent : public AgentProcess {
   const Hello& hello() const override { return hello_; }
 
   ResultBatch run(const RunBatch& batch, Millis timeout) override {
+    send_batch(batch, timeout);
+    return await_batch(batch, timeout);
+  }
+  void send_batch(const RunBatch& batch, Millis timeout) override {
     if (dead_) throw VmError(VmFailure::Exited, "the agent has failed before");
     batches_++;
-    const auto deadline = Clock::now() + timeout;
     try {
-      chan_.send(MsgType::Run, encode(batch), deadline);
+      chan_.send(MsgType::Run, encode(batch), Clock::now() + timeout);
       if (fault_.kind != FaultKind::None && batches_ == fault_.at_batch) {
         const FaultKind k = fault_.kind;
         fault_.kind = FaultKind::None;
@@ -105,7 +109,15 @@ class HostAgent : public AgentProcess {
         if (k == FaultKind::Hang) ::kill(child_.id(), SIGSTOP);
         if (k == FaultKind::Garbage) chan_.inject_garbage();
       }
-      return await_result(chan_, batch, deadline, [this] { check_alive(); });
+    } catch (const VmError&) {
+      dead_ = true;
+      throw;
+    }
+  }
+  ResultBatch await_batch(const RunBatch& batch, Millis timeout) override {
+    if (dead_) throw VmError(VmFailure::Exited, "the agent has failed before");
+    try {
+      return await_result(chan_, batch, Clock::now() + timeout, [this] { check_alive(); });
     } catch (const VmError&) {
       dead_ = true;
       throw;
@@ -199,11 +211,25 @@ struct Pool::Worker {
   int generation = 0;
   int boot_failures = 0;
   bool healthy = false;
+  std::thread booting;  // start() boots every agent at once; run() joins
 };
 
 struct Pool::Batch {
   std::vector<Job> jobs;
   int jit = -1;
+};
+
+struct Pool::Failed {
+  VmError err;
+  std::string log;
+  std::vector<std::string> agent_logs;
+};
+
+// A batch sent (or to be sent) to a worker's agent as a whole.
+struct Pool::Flight {
+  Batch* b = nullptr;
+  RunBatch rb;
+  int generation = -1;  // the agent it was sent to; -1 = not sent
 };
 
 Pool::Pool(AgentFactory factory, PoolOptions opt) : factory_(std::move(factory)), opt_(std::move(opt)) {
@@ -221,7 +247,13 @@ Pool::Pool(AgentFactory factory, PoolOptions opt) : factory_(std::move(factory))
 
 Pool::~Pool() { stop(); }
 
+void Pool::join_boots() {
+  for (auto& w : workers_)
+    if (w->booting.joinable()) w->booting.join();
+}
+
 void Pool::stop() {
+  join_boots();  // an agent still booting is used or shut down like the others
   for (auto& w : workers_) {
     if (w->agent) {
       w->agent->shutdown();
@@ -287,26 +319,48 @@ bool Pool::ensure_agent(Worker& w) {
 const Hello& Pool::start() {
   if (started_ && workers_[0]->healthy) return hello_;
   t_start_ = Clock::now();
-  if (!ensure_agent(*workers_[0])) throw PoolError(error_);
+  // One VM per core boots at once: start() waits for worker 0 only, the
+  // others finish in the background (run() waits for each before using it).
+  for (size_t i = 1; i < workers_.size(); i++) {
+    Worker& w = *workers_[i];
+    if (!w.healthy && !w.booting.joinable()) w.booting = std::thread([this, &w] { ensure_agent(w); });
+  }
+  if (workers_[0]->booting.joinable()) workers_[0]->booting.join();
+  if (!ensure_agent(*workers_[0])) {
+    std::string err;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      err = error_;
+    }
+    join_boots();
+    throw PoolError(err);
+  }
+  std::lock_guard<std::mutex> l(mu_);
   return hello_;
 }
 
-ResultBatch Pool::run_on(Worker& w, const Batch& b, size_t first, size_t n) {
+RunBatch Pool::make_run(const Batch& b, size_t first, size_t n) {
   RunBatch rb;
   rb.batch_id = batch_ids_++;
   rb.jit = b.jit;
   rb.timeout_ms = opt_.syscall_timeout_ms;
+  for (size_t i = first; i < first + n; i++) rb.cases.push_back(*b.jobs[i].c);
+  return rb;
+}
+
+Millis Pool::batch_timeout(const RunBatch& rb) const {
+  const size_t n = rb.cases.size();
   size_t inputs = 0;
-  for (size_t i = first; i < first + n; i++) {
-    rb.cases.push_back(*b.jobs[i].c);
-    inputs += b.jobs[i].c->inputs.size();
-  }
+  for (const Case& c : rb.cases) inputs += c.inputs.size();
   Millis timeout = opt_.batch_timeout_base + opt_.batch_timeout_per_case * static_cast<int>(n) +
                    Millis(2 * static_cast<int64_t>(opt_.syscall_timeout_ms));
   if (n == 1)  // alone, a case may block in every input
     timeout = std::max(timeout, opt_.batch_timeout_base +
                                     Millis(static_cast<int64_t>(inputs) * (opt_.syscall_timeout_ms + 250)));
-  ResultBatch r = w.agent->run(rb, timeout);
+  return timeout;
+}
+
+void Pool::answered(size_t n) {
   std::lock_guard<std::mutex> l(mu_);
   stats_.batches++;
   stats_.cases_run += n;
@@ -314,6 +368,12 @@ ResultBatch Pool::run_on(Worker& w, const Batch& b, size_t first, size_t n) {
     first_case_seen_ = true;
     stats_.first_case_seconds = std::chrono::duration<double>(Clock::now() - t_start_).count();
   }
+}
+
+ResultBatch Pool::run_on(Worker& w, const Batch& b, size_t first, size_t n) {
+  const RunBatch rb = make_run(b, first, n);
+  ResultBatch r = w.agent->run(rb, batch_timeout(rb));
+  answered(n);
   return r;
 }
 
@@ -323,35 +383,35 @@ void Pool::deliver(CaseRun&& r) {
   if (sink_) sink_(std::move(r));
 }
 
-void Pool::process(Worker& w, Batch& b) {
+void Pool::deliver_ok(Worker& w, const Batch& b, const ResultBatch& r, size_t first, bool isolated,
+                      const std::string& note) {
+  for (size_t i = 0; i < r.results.size(); i++) {
+    CaseRun cr;
+    cr.id = b.jobs[first + i].id;
+    cr.jit = b.jit;
+    cr.result = r.results[i];
+    cr.worker = w.index;
+    cr.isolated = isolated;
+    cr.note = note;
+    deliver(std::move(cr));
+  }
+}
+
+// Records a failure and retires the agent (the next ensure_agent boots a fresh one).
+Pool::Failed Pool::fail(Worker& w, const VmError& e) {
+  Failed f{e, w.agent->console_tail(16384), w.agent->agent_logs()};
+  w.agent->kill();
+  w.healthy = false;
+  std::lock_guard<std::mutex> l(mu_);
+  stats_.restarts++;
+  stats_.failures_by_kind[static_cast<int>(e.kind())]++;
+  return f;
+}
+
+// A batch failed once: it is retried once on a fresh agent, and if it fails
+// again each of its cases runs alone; a case that fails alone is the culprit.
+void Pool::recover(Worker& w, Batch& b, Failed first_failure) {
   const size_t n = b.jobs.size();
-  auto ok_runs = [&](const ResultBatch& r, size_t first, bool isolated, const std::string& note) {
-    for (size_t i = 0; i < r.results.size(); i++) {
-      CaseRun cr;
-      cr.id = b.jobs[first + i].id;
-      cr.jit = b.jit;
-      cr.result = r.results[i];
-      cr.worker = w.index;
-      cr.isolated = isolated;
-      cr.note = note;
-      deliver(std::move(cr));
-    }
-  };
-  struct Failed {
-    VmError err;
-    std::string log;
-    std::vector<std::string> agent_logs;
-  };
-  // Records a failure and retires the agent (the next ensure_agent boots a fresh one).
-  auto fail = [&](const VmError& e) {
-    Failed f{e, w.agent->console_tail(16384), w.agent->agent_logs()};
-    w.agent->kill();
-    w.healthy = false;
-    std::lock_guard<std::mutex> l(mu_);
-    stats_.restarts++;
-    stats_.failures_by_kind[static_cast<int>(e.kind())]++;
-    return f;
-  };
   auto crashed = [&](size_t i, const Failed& f) {
     CaseRun cr;
     cr.id = b.jobs[i].id;
@@ -365,24 +425,21 @@ void Pool::process(Worker& w, Batch& b) {
     cr.isolated = n > 1;
     deliver(std::move(cr));
   };
-
-  std::optional<Failed> last;
-  for (int attempt = 0; attempt < 2; attempt++) {
-    if (!ensure_agent(w)) return;
-    try {
-      ResultBatch r = run_on(w, b, 0, n);
-      ok_runs(r, 0, false, attempt ? "retried after the agent failed (" + std::string(last->err.what()) + ")" : "");
-      return;
-    } catch (const VmError& e) {
-      last = fail(e);
-      if (attempt == 0) {
-        std::lock_guard<std::mutex> l(mu_);
-        stats_.retried_batches++;
-      }
-    }
+  Failed last = std::move(first_failure);
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    stats_.retried_batches++;
+  }
+  if (!ensure_agent(w)) return;
+  try {
+    ResultBatch r = run_on(w, b, 0, n);
+    deliver_ok(w, b, r, 0, false, "retried after the agent failed (" + std::string(last.err.what()) + ")");
+    return;
+  } catch (const VmError& e) {
+    last = fail(w, e);
   }
   if (n == 1) {
-    crashed(0, *last);
+    crashed(0, last);
     return;
   }
   {
@@ -394,9 +451,9 @@ void Pool::process(Worker& w, Batch& b) {
     if (!ensure_agent(w)) return;
     try {
       ResultBatch r = run_on(w, b, i, 1);
-      ok_runs(r, i, true, "its batch failed twice (" + std::string(last->err.what()) + "); alone it ran");
+      deliver_ok(w, b, r, i, true, "its batch failed twice (" + std::string(last.err.what()) + "); alone it ran");
     } catch (const VmError& e) {
-      crashed(i, fail(e));
+      crashed(i, fail(w, e));
       any = true;
     }
   }
@@ -406,15 +463,71 @@ void Pool::process(Worker& w, Batch& b) {
   }
 }
 
+Pool::Batch* Pool::take_batch() {
+  std::lock_guard<std::mutex> l(mu_);
+  if (!error_.empty() || next_batch_ >= queue_.size()) return nullptr;
+  return queue_[next_batch_++].get();
+}
+
+namespace {
+// Roughly what a batch takes on the wire. Only small batches are sent ahead:
+// they fit in the channel's buffers, so sending never waits for the agent.
+size_t wire_estimate(const RunBatch& rb) {
+  size_t bytes = 64;
+  for (const Case& c : rb.cases) {
+    bytes += 128 + c.inputs.size() * 96;
+    for (const CaseFilter& f : c.filters) bytes += 16 + f.prog.size() * sizeof(Insn);
+  }
+  return bytes;
+}
+constexpr size_t kSendAheadBytes = 48 * 1024;
+}  // namespace
+
 void Pool::worker_loop(Worker& w) {
-  for (;;) {
-    Batch* b = nullptr;
-    {
-      std::lock_guard<std::mutex> l(mu_);
-      if (!error_.empty() || next_batch_ >= queue_.size()) return;
-      b = queue_[next_batch_++].get();
+  if (w.booting.joinable()) w.booting.join();
+  // `cur` is awaited next; `ahead` is already queued in the agent behind it.
+  Flight cur, ahead;
+  std::optional<VmError> cur_error;
+  cur.b = take_batch();
+  // Sends f to the current agent unless it is there already. A send error
+  // means the agent is gone; it is returned, not thrown.
+  auto send = [&](Flight& f) -> std::optional<VmError> {
+    if (f.generation == w.generation) return std::nullopt;
+    f.rb = make_run(*f.b, 0, f.b->jobs.size());
+    try {
+      w.agent->send_batch(f.rb, batch_timeout(f.rb));
+      f.generation = w.generation;
+      return std::nullopt;
+    } catch (const VmError& e) {
+      f.generation = -1;
+      return e;
     }
-    process(w, *b);
+  };
+  while (cur.b != nullptr) {
+    if (!ensure_agent(w)) return;
+    cur_error = send(cur);
+    if (opt_.pipeline && !cur_error && ahead.b == nullptr && wire_estimate(cur.rb) <= kSendAheadBytes) {
+      ahead.b = take_batch();
+      if (ahead.b != nullptr) {
+        ahead.rb = make_run(*ahead.b, 0, ahead.b->jobs.size());
+        if (wire_estimate(ahead.rb) <= kSendAheadBytes) send(ahead);  // a failure shows in the await
+      }
+    }
+    try {
+      if (cur_error) throw *cur_error;
+      ResultBatch r = w.agent->await_batch(cur.rb, batch_timeout(cur.rb));
+      answered(cur.b->jobs.size());
+      deliver_ok(w, *cur.b, r, 0, false, "");
+    } catch (const VmError& e) {
+      Failed f = fail(w, e);
+      // `ahead` went down with the agent without having failed itself: it is
+      // sent again as it comes, not retried.
+      ahead.generation = -1;
+      recover(w, *cur.b, std::move(f));
+    }
+    cur = std::move(ahead);
+    ahead = Flight{};
+    if (cur.b == nullptr) cur.b = take_batch();
   }
 }
 

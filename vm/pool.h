@@ -100,6 +100,10 @@ struct PoolOptions {
   int max_boot_failures = 3;      // consecutive failed boots of one worker -> PoolError
   FaultInjection fault;           // test-only: applied to the first agent of worker 0
   std::string name = "vm";
+  // Keep the next batch queued in the agent while the current one runs, so it
+  // never waits for the host between batches. A batch lost with a failed agent
+  // is sent again (not counted as a retry).
+  bool pipeline = true;
 };
 
 class Pool : public Backend {
@@ -115,16 +119,26 @@ class Pool : public Backend {
  private:
   struct Worker;
   struct Batch;
+  struct Failed;
+  struct Flight;
   void worker_loop(Worker& w);
-  void process(Worker& w, Batch& b);
+  Batch* take_batch();
   bool ensure_agent(Worker& w);  // false = gave up (PoolError recorded)
+  RunBatch make_run(const Batch& b, size_t first, size_t n);
+  Millis batch_timeout(const RunBatch& rb) const;
   ResultBatch run_on(Worker& w, const Batch& b, size_t first, size_t n);
+  void answered(size_t n);
+  void deliver_ok(Worker& w, const Batch& b, const ResultBatch& r, size_t first, bool isolated,
+                  const std::string& note);
+  Failed fail(Worker& w, const VmError& e);
+  void recover(Worker& w, Batch& b, Failed first_failure);  // after a batch's first failure
+  void join_boots();
   void deliver(CaseRun&& r);
 
   AgentFactory factory_;
   PoolOptions opt_;
   Hello hello_;
-  bool started_ = false;
+  std::atomic<bool> started_{false};
   std::vector<std::unique_ptr<Worker>> workers_;
   mutable std::mutex mu_;       // queue, stats, sink, error
   std::vector<std::unique_ptr<Batch>> queue_;

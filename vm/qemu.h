@@ -4,7 +4,8 @@
 // QemuVm starts `qemu-system-x86_64 -accel tcg -smp 1 -m 256M -display none
 // -no-reboot -nic none -nodefaults` (Boost.Process) with the kernel, initramfs
 // and command line, the serial console (ttyS0) written to a log file that is
-// kept for reports, and a virtio-serial port whose chardev is a unix socket.
+// kept for reports, a virtio-serial port whose chardev is a unix socket, and
+// an isa-debug-exit device (port 0xf4) through which the agent powers off.
 // The host listens on the socket before QEMU starts and QEMU connects to it as
 // a client, so nothing the guest writes can be lost and a QEMU that fails to
 // start is seen at once. A QMP socket is opened for fault injection.
@@ -106,6 +107,16 @@ class AgentProcess {
   virtual const Hello& hello() const = 0;
   // Runs a batch; the answer must come before `timeout`. Throws VmError.
   virtual ResultBatch run(const RunBatch& batch, Millis timeout) = 0;
+  // The two halves of run(), so that a caller can keep the next batch queued in
+  // the agent while it waits for the current one (the agent answers in order):
+  // send_batch() sends a Run and returns; await_batch() waits up to `timeout`
+  // for the Result of `batch`, the oldest one not yet awaited. The defaults
+  // (for agents that cannot overlap) send nothing and run the batch in await.
+  virtual void send_batch(const RunBatch& batch, Millis timeout) {
+    (void)batch;
+    (void)timeout;
+  }
+  virtual ResultBatch await_batch(const RunBatch& batch, Millis timeout) { return run(batch, timeout); }
   // Ping/Pong round trip; false on any failure.
   virtual bool ping(Millis timeout) = 0;
   // Asks the agent to power off, then kills it if it has not exited.
@@ -148,6 +159,8 @@ class QemuVm : public AgentProcess {
   const Hello& start() override;
   const Hello& hello() const override { return hello_; }
   ResultBatch run(const RunBatch& batch, Millis timeout) override;
+  void send_batch(const RunBatch& batch, Millis timeout) override;
+  ResultBatch await_batch(const RunBatch& batch, Millis timeout) override;
   bool ping(Millis timeout) override;
   void shutdown() override;
   void kill() override;
@@ -168,6 +181,8 @@ class QemuVm : public AgentProcess {
   [[noreturn]] void fail_exited(const std::string& what);
   void qmp(const std::string& command_json);
   void apply_fault();
+  template <class F>
+  auto guarded(F&& f) -> decltype(f());
 
   QemuConfig cfg_;
   int index_, generation_;

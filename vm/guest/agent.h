@@ -28,20 +28,30 @@
 //   once its threads exist (an allowed fork/clone input fails with EAGAIN).
 // * The agent PTRACE_SEIZEs a task (PTRACE_O_EXITKILL, TRACECLONE,
 //   TRACESECCOMP when the case has a tracer) unless nothing needs ptrace (then,
-//   as PID 1 only, it runs untraced and ends with exit_group, or dies of an
-//   int3 if that is denied). Every handshake after the setup is an int3 trap: a
-//   ptrace stop, no syscall, so it works whatever the filters deny. The task
-//   stops after an install when the agent reads /proc/PID/seccomp_cache or takes
-//   a listener fd (pidfd_getfd), before/after each input in a witness re-run,
-//   and at the end, where the agent SIGKILLs it.
+//   as PID 1 only, it runs untraced). Every handshake after the setup is an
+//   int3 trap: a ptrace stop, no syscall, so it works whatever the filters
+//   deny. The task stops after an install when the agent reads
+//   /proc/PID/seccomp_cache or takes a listener fd (pidfd_getfd), and
+//   before/after each input in a witness re-run. After its inputs a task ends
+//   with exit_group; if that is denied, an untraced one dies of an int3 and a
+//   traced one stops for the agent's SIGKILL.
+// * Chunks: the untraced first tasks of consecutive cases of a batch go to the
+//   zygote in one request (kReqChunk). It clones them one after the other and
+//   waits for each on a pidfd, so under TCG no address-space switch to the
+//   agent and back happens per case (each costs tens of microseconds of TLB
+//   refill); the agent sleeps on a futex, reaps all the tasks afterwards and
+//   completes each case as if it had driven the task (re-created tasks after a
+//   kill, a blocked input... run as before). A case with a ptrace input is
+//   never in a chunk (PTRACE_TRACEME would make the sleeping agent its tracer).
 // * Results go to a MAP_SHARED region (no syscalls); SIGSYS is caught by a
 //   handler that records the siginfo and longjmps out of the stub.
 // * Observation: return value / siginfo / death status from the task; TRACE
 //   events from ptrace; USER_NOTIF via the listener the agent holds (answered
 //   with -ENOSYS); AUDIT_SECCOMP records on the agent's audit socket, attributed
 //   after one marker round trip per batch (per input in re-runs); the
-//   raw_syscalls:sys_enter counter (anchor events held open) only for inputs
-//   whose result is ambiguous, in a re-run of the case with per-input stops.
+//   raw_syscalls:sys_enter counter (anchor events opened at the first use and
+//   then held open) only for inputs whose result is ambiguous, in a re-run of
+//   the case with per-input stops.
 #pragma once
 
 #include <sys/types.h>
@@ -68,6 +78,7 @@ struct Options {
   bool audit = true;
   bool verbose = false;
   bool always_trace = false;       // ptrace every task, even when nothing needs it
+  bool untraced = false;           // run tasks that need no ptrace untraced also when not PID 1
   bool stats = false;               // a Log line per batch: where the time went
   // When the kernel has /proc/PID/seccomp_cache: read it after each install
   // (Each), after the last one only (Last), after installs whose chain prefix
@@ -119,13 +130,15 @@ class AuditLog {
 class Witness {
  public:
   ~Witness();
-  bool init(std::string* why);
+  bool init(std::string* why);  // finds the tracepoint; opens nothing yet
   bool ok() const { return id_ >= 0; }
-  int open_counter(pid_t tid) const;  // -1 on failure
+  int open_counter(pid_t tid);  // -1 on failure (opens the anchors first)
   static int64_t read_counter(int fd);
 
  private:
-  long id_ = -1;
+  bool anchor();
+  long id_ = -1, exit_id_ = -1;
+  bool anchor_failed_ = false;
   int anchors_[2] = {-1, -1};
 };
 
@@ -159,5 +172,11 @@ class Engine {
 };
 
 void logf(const char* fmt, ...) __attribute__((format(printf, 1, 2)));  // to stderr
+
+// --- micro.cc --------------------------------------------------------------
+
+// --anchor=N / --micro=N: the bare thread+filter+syscall loop (and with
+// `micro` the primitives of a case) timed and printed with logf.
+int run_micro(int n, bool micro);
 
 }  // namespace secdiff::agent

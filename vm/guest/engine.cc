@@ -198,6 +198,16 @@ bool group_exiting(pid_t pid) {
 struct Stats {
   double spawn = 0, seize = 0, drive = 0, finish = 0, cache = 0, audit = 0, rerun = 0, total = 0;
   unsigned tasks = 0, reruns = 0, cache_reads = 0;
+  double audit_sync = 0;
+  size_t audit_records = 0;
+  // rdtsc ticks, summed: request -> task entry, entry -> installs done,
+  // installs -> inputs done, inputs done -> reaped by the agent, request -> ack.
+  uint64_t zwake = 0, zprep = 0, zclone = 0, zack = 0;
+  // Chunk tasks (Plan::tsc): prepare, clone, clone->entry, installs, inputs, inputs->exit seen.
+  uint64_t c_prep = 0, c_clone = 0, c_entry = 0, c_install = 0, c_inputs = 0, c_exit = 0;
+  unsigned c_timed = 0;
+  uint64_t to_entry = 0, installing = 0, inputs = 0, to_reaped = 0, to_ack = 0, tsc0 = 0;
+  unsigned timed = 0;
 };
 
 double now_us() {
@@ -329,6 +339,17 @@ struct Engine::Impl {
     return true;
   }
 
+  // Hands the zygote a request (the rest of it is already in shm); returns its
+  // sequence number, which the zygote copies to ack_seq when done.
+  uint32_t post_request(uint32_t kind) {
+    shm->req_kind = kind;
+    fence();
+    const uint32_t my = ++req;
+    shm->req_seq = my;
+    futex(&shm->req_seq, FUTEX_WAKE, 1);
+    return my;
+  }
+
   // Asks the zygote for a task. Returns its pid, or 0 (why in *why).
   pid_t spawn(std::string* why) {
     if ((zygote <= 0 || zygote_suspect) && !start_zygote(why)) return 0;
@@ -336,17 +357,9 @@ struct Engine::Impl {
     shm->park = 0;
     shm->park2 = 0;
     shm->stop_seq = 0;
-    shm->phase = kPhaseSetup;
-    shm->cur = -1;
     shm->progress = 0;
-    shm->setup_failed_step = 0;
-    shm->setup_errno = 0;
     shm->task_pid = 0;
-    shm->req_kind = kReqSpawn;
-    fence();
-    const uint32_t my = ++req;
-    shm->req_seq = my;
-    futex(&shm->req_seq, FUTEX_WAKE, 1);
+    const uint32_t my = post_request(kReqSpawn);
     const auto deadline = Clock::now() + std::chrono::seconds(5);
     while (shm->ack_seq != my) {
       const timespec ts{0, 20 * 1000000};
@@ -412,8 +425,15 @@ struct Engine::Impl {
     return true;
   }
 
-  void write_plan(const Case& c, const PassOpts& po, uint32_t first_input, bool first) {
-    Shm& s = *shm;
+  void write_plan(const Case& c, const PassOpts& po, uint32_t first_input, bool first, Plan& s,
+                  uint32_t id) {
+    s.plan_id = id;
+    s.phase = kPhaseSetup;
+    s.cur = -1;
+    s.setup_failed_step = 0;
+    s.setup_errno = 0;
+    s.task_pid = 0;
+    s.end = kEndNone;
     const size_t nf = std::min(c.filters.size(), kMaxFilters);
     const size_t ni = std::min(c.inputs.size(), kMaxInputs);
     s.n_filters = static_cast<uint32_t>(nf);
@@ -456,12 +476,13 @@ struct Engine::Impl {
       if (rev[k] & POLLIN) {
         seccomp_notif n{};  // the kernel insists on zeroes
         if (ioctl(t.listeners[k], SECCOMP_IOCTL_NOTIF_RECV, &n) == 0) {
-          const int32_t cur = shm->cur;
-          if (shm->phase == kPhaseInputs && cur >= 0 && static_cast<size_t>(cur) < ni)
+          const int32_t cur = shm->plans[0].cur;
+          const uint32_t phase = shm->plans[0].phase;
+          if (phase == kPhaseInputs && cur >= 0 && static_cast<size_t>(cur) < ni)
             out.r.outcomes[static_cast<size_t>(cur)].notified = true;
-          else
+          else if (phase != kPhaseDone)  // Done: the task's own exit_group
             out.notes.push_back("USER_NOTIF during an install");
-          if (!opt.no_notif_reply) {
+          if (!opt.no_notif_reply || phase == kPhaseDone) {
             seccomp_notif_resp resp{};
             resp.id = n.id;
             resp.error = -ENOSYS;
@@ -494,7 +515,7 @@ struct Engine::Impl {
           ++st.cache_reads;
         }
         if (c.filters[f].flags & SECCOMP_FILTER_FLAG_NEW_LISTENER) {
-          const int fd = static_cast<int>(shm->install_slots[f].rax);
+          const int fd = static_cast<int>(shm->plans[0].install_slots[f].rax);
           if (t.pidfd < 0) t.pidfd = static_cast<int>(syscall(SYS_pidfd_open, t.pid, 0));
           const int l = t.pidfd >= 0 ? static_cast<int>(syscall(SYS_pidfd_getfd, t.pidfd, fd, 0)) : -1;
           if (l >= 0) {
@@ -575,11 +596,14 @@ struct Engine::Impl {
     if (event == PTRACE_EVENT_SECCOMP) {
       unsigned long msg = 0;
       ptrace(PTRACE_GETEVENTMSG, who, nullptr, &msg);
-      const int32_t cur = shm->cur;
-      if (shm->phase == kPhaseInputs && cur >= 0 && static_cast<size_t>(cur) < ni) {
+      const int32_t cur = shm->plans[0].cur;
+      const uint32_t phase = shm->plans[0].phase;
+      if (phase == kPhaseInputs && cur >= 0 && static_cast<size_t>(cur) < ni) {
         KernelOutcome& o = out.r.outcomes[static_cast<size_t>(cur)];
         o.ptrace_event = true;
         o.ptrace_msg = static_cast<uint32_t>(msg);
+      } else if (phase == kPhaseDone) {
+        // The task's own exit_group after its inputs: nothing to record.
       } else {
         out.notes.push_back("PTRACE_EVENT_SECCOMP during an install (msg " + std::to_string(msg) + ")");
       }
@@ -708,73 +732,122 @@ struct Engine::Impl {
     return "status " + std::to_string(st);
   }
 
-  PassOut run_pass(const Case& c, const PassOpts& po) {
+  // A first round that a chunk already ran (run_chunk): the task's pid and
+  // how it ended; its plan is shm->plans[index].
+  struct PreRound {
+    size_t index = 0;
+    pid_t pid = 0;
+    int status = 0;       // wait status (reaped by run_chunk)
+    bool timed_out = false;
+    uint32_t epoch = 0;   // audit epoch when the chunk started
+    uint32_t plan_id = 0;
+  };
+
+  PassOut run_pass(const Case& c, const PassOpts& po, const PreRound* pre = nullptr) {
     PassOut out;
     const size_t nf = std::min(c.filters.size(), kMaxFilters);
     const size_t ni = std::min(c.inputs.size(), kMaxInputs);
     out.r.installs.resize(nf);
     for (KernelInstall& ki : out.r.installs) ki.ret = -1;
     out.r.outcomes.resize(ni);
-    ++plan_id;
     uint32_t first_input = 0;
     bool first = true;
+    // One plan id per case: re-created tasks keep the stub pages of the first.
+    const uint32_t case_plan_id = pre != nullptr ? pre->plan_id : ++plan_id;
     auto not_run_from = [&](size_t from, const std::string& why) {
       for (size_t j = from; j < ni; ++j) out.r.outcomes[j].kind = OutcomeKind::NotRun;
       if (!why.empty()) out.notes.push_back(why);
     };
     for (int round = 0; round <= static_cast<int>(ni) + 1; ++round) {
-      write_plan(c, po, first_input, first);
-      shm->plan_id = plan_id;
-      std::string why;
       Task t;
-      double t0 = now_us();
-      t.pid = spawn(&why);
-      st.spawn += now_us() - t0;
-      ++st.tasks;
-      if (t.pid <= 0) {
-        not_run_from(first_input, "could not start a task: " + why);
-        break;
-      }
-      // The zygote has placed the stubs; no task is issuing inputs now.
-      for (size_t i = first_input; i < ni; ++i) out.r.outcomes[i].ip_used = shm->inputs[i].ip_used;
-      if (batch_pids.count(t.pid) != 0) flush_audit();
-      batch_pids.insert(t.pid);
-      t.install_epoch = audit.epoch();
-      const bool traced = !(shm->flags & kPlanUntraced);
-      long opts = PTRACE_O_EXITKILL;
-      if (c.task.other_threads) opts |= PTRACE_O_TRACECLONE;
-      if (c.task.tracer) opts |= PTRACE_O_TRACESECCOMP;
-      if (traced && ptrace(PTRACE_SEIZE, t.pid, nullptr, reinterpret_cast<void*>(opts)) != 0) {
-        const int e = errno;
-        finish(t);
-        if (shm->setup_failed_step != 0) {
-          not_run_from(first_input, "task setup failed at step " + std::to_string(shm->setup_failed_step) +
-                                        ": " + errstr(shm->setup_errno));
-        } else {
-          not_run_from(first_input, "PTRACE_SEIZE: " + errstr(e));
+      uint32_t phase = 0;
+      int32_t cur = -1;
+      bool thread_only = false;
+      const bool from_chunk = round == 0 && pre != nullptr;
+      Plan& p = shm->plans[from_chunk ? pre->index : 0];
+      if (from_chunk) {
+        // Everything the live path below learns by driving the task, the
+        // chunk left in the plan and the wait status.
+        t.pid = pre->pid;
+        t.main_gone = true;
+        t.main_status = pre->status;
+        t.timed_out = pre->timed_out;
+        t.install_epoch = pre->epoch;
+        phase = p.phase;
+        cur = p.cur;
+        t.done = !t.timed_out && phase == kPhaseDone;
+        ++st.tasks;
+        for (size_t i = 0; i < ni; ++i) out.r.outcomes[i].ip_used = p.inputs[i].ip_used;
+      } else {
+        write_plan(c, po, first_input, first, p, case_plan_id);
+        std::string why;
+        double t0 = now_us();
+        for (int k = 0; k < 7; ++k) p.tsc[k] = 0;
+        const uint64_t tsc_req = rdtsc();
+        t.pid = spawn(&why);
+        const uint64_t tsc_ack = rdtsc();
+        st.spawn += now_us() - t0;
+        ++st.tasks;
+        if (t.pid <= 0) {
+          not_run_from(first_input, "could not start a task: " + why);
+          break;
         }
-        zygote_suspect = true;
-        break;
+        // The zygote has placed the stubs; no task is issuing inputs now.
+        for (size_t i = first_input; i < ni; ++i) out.r.outcomes[i].ip_used = p.inputs[i].ip_used;
+        if (batch_pids.count(t.pid) != 0) flush_audit();
+        batch_pids.insert(t.pid);
+        t.install_epoch = audit.epoch();
+        const bool traced = !(p.flags & kPlanUntraced);
+        long opts = PTRACE_O_EXITKILL;
+        if (c.task.other_threads) opts |= PTRACE_O_TRACECLONE;
+        if (c.task.tracer) opts |= PTRACE_O_TRACESECCOMP;
+        if (traced && ptrace(PTRACE_SEIZE, t.pid, nullptr, reinterpret_cast<void*>(opts)) != 0) {
+          const int e = errno;
+          finish(t);
+          if (p.setup_failed_step != 0) {
+            not_run_from(first_input, "task setup failed at step " + std::to_string(p.setup_failed_step) +
+                                          ": " + errstr(p.setup_errno));
+          } else {
+            not_run_from(first_input, "PTRACE_SEIZE: " + errstr(e));
+          }
+          zygote_suspect = true;
+          break;
+        }
+        if (po.witness && !c.task.other_threads) t.counter = witness.open_counter(t.pid);
+        fence();
+        shm->go = 1;
+        if (traced) futex(&shm->go, FUTEX_WAKE, 1);
+        double t1 = now_us();
+        st.seize += t1 - t0;
+        drive(t, c, po, first, out);
+        // A task ends by itself (exit_group) once its inputs are done.
+        if ((t.main_gone || (t.tid2 != 0 && t.t2_gone)) && p.phase == kPhaseDone) t.done = true;
+        phase = p.phase;
+        cur = p.cur;
+        thread_only = c.task.other_threads && t.t2_gone && !t.main_gone;
+        t0 = now_us();
+        st.drive += t0 - t1;
+        if (opt.stats) {
+          const uint64_t e = p.tsc[kTscEntry], i = p.tsc[kTscInstalled], d = p.tsc[kTscInputsDone], r = rdtsc();
+          if (e > tsc_req && i >= e && d >= i && r >= d) {
+            st.to_entry += e - tsc_req;
+            st.installing += i - e;
+            st.inputs += d - i;
+            st.to_reaped += r - d;
+            st.to_ack += tsc_ack - tsc_req;
+            st.zwake += p.tsc[kTscWake] - tsc_req;
+            st.zprep += p.tsc[kTscClone0] - p.tsc[kTscWake];
+            st.zclone += p.tsc[kTscClone1] - p.tsc[kTscClone0];
+            st.zack += tsc_ack - p.tsc[kTscClone1];
+            ++st.timed;
+          }
+        }
+        finish(t);
+        st.finish += now_us() - t0;
       }
-      if (po.witness && !c.task.other_threads) t.counter = witness.open_counter(t.pid);
-      fence();
-      shm->go = 1;
-      futex(&shm->go, FUTEX_WAKE, 1);
-      double t1 = now_us();
-      st.seize += t1 - t0;
-      drive(t, c, po, first, out);
-      // An untraced task ends by itself once its inputs are done.
-      if (!traced && t.main_gone && shm->phase == kPhaseDone) t.done = true;
-      const uint32_t phase = shm->phase;
-      const int32_t cur = shm->cur;
-      const bool thread_only = c.task.other_threads && t.t2_gone && !t.main_gone;
-      t0 = now_us();
-      st.drive += t0 - t1;
-      finish(t);
-      st.finish += now_us() - t0;
-      if (t.setup_failed || shm->setup_failed_step != 0) {
-        not_run_from(first_input, "task setup failed at step " + std::to_string(shm->setup_failed_step) +
-                                      ": " + errstr(shm->setup_errno));
+      if (t.setup_failed || p.setup_failed_step != 0) {
+        not_run_from(first_input, "task setup failed at step " + std::to_string(p.setup_failed_step) +
+                                      ": " + errstr(p.setup_errno));
         zygote_suspect = true;
         break;
       }
@@ -785,7 +858,7 @@ struct Engine::Impl {
       // Installs.
       bool installs_ok = true;
       for (size_t f = 0; f < nf; ++f) {
-        const Slot& s = shm->install_slots[f];
+        const Slot& s = p.install_slots[f];
         if (first) {
           fill_install(out.r.installs[f], s);
           if (audit_ok && s.state != kSlotNone)
@@ -812,7 +885,7 @@ struct Engine::Impl {
       // Inputs.
       size_t next = ni;
       for (size_t i = first_input; i < ni; ++i) {
-        const Slot& s = shm->input_slots[i];
+        const Slot& s = p.input_slots[i];
         KernelOutcome& o = out.r.outcomes[i];
         if (s.state == kSlotReturned || s.state == kSlotSigsys) {
           fill_outcome(o, s);
@@ -852,6 +925,182 @@ struct Engine::Impl {
     }
     if (po.per_input && audit_ok) attribute(out.attempts, out.r, &out.audit_ambiguous);
     return out;
+  }
+
+  // --- chunks ----------------------------------------------------------------
+
+  // True if an input is ptrace: PTRACE_TRACEME makes the agent (the task's
+  // parent) its tracer, and every signal then stops the task until the agent
+  // passes it on (drive() does; an agent waiting for a chunk would not).
+  static bool may_trace_itself(const Case& c) {
+    for (const CaseInput& in : c.inputs) {
+      // The kernel dispatches on the low 32 bits (and the x32 bit selects a table).
+      const uint32_t base = static_cast<uint32_t>(input_rax(in)) & ~static_cast<uint32_t>(X32_SYSCALL_BIT);
+      if (in.arch == Arch::I386 ? base == 26 : (base == 101 || base == 521)) return true;
+    }
+    return false;
+  }
+
+  // Whether a case's first task can run in a zygote chunk: untraced (which
+  // also means no listener, no cache read, no per-input stops), and it cannot
+  // make itself traced.
+  bool chunkable(const Case& c, const PassOpts& po) const {
+    return chunks_ok && !po.per_input && untraced(c, po, true) && !may_trace_itself(c);
+  }
+
+  // True if the zygote has exited (and reaps it).
+  bool zygote_gone() {
+    if (zygote <= 0) return true;
+    int st = 0;
+    if (waitpid(zygote, &st, WNOHANG | __WALL) == zygote && (WIFEXITED(st) || WIFSIGNALED(st))) {
+      log("zygote ended (status " + std::to_string(st) + ")");
+      zygote = 0;
+      return true;
+    }
+    return false;
+  }
+
+  // Runs the first task of each case in `cs` (all chunkable, in order) as one
+  // zygote chunk (task.cc run_chunk) and completes each case with run_pass.
+  // Returns how many cases of `cs` have their PassOut in `outs`: all, unless
+  // the zygote failed before a case ran; the caller runs the rest alone.
+  size_t run_chunk(const std::vector<const Case*>& cs, const std::vector<const std::vector<bool>*>& cache_at,
+                   PassOpts& po, std::vector<PassOut>& outs) {
+    const size_t n = std::min(cs.size(), kMaxChunk);
+    std::string why;
+    if ((zygote <= 0 || zygote_suspect) && !start_zygote(&why)) return 0;
+    // Pids are unique among the chunk's tasks (the agent reaps them only
+    // afterwards), but not against the batch's earlier tasks.
+    if (!batch_pids.empty()) flush_audit();
+    const uint32_t epoch = audit.epoch();
+    std::vector<uint32_t> ids(n);
+    for (size_t k = 0; k < n; ++k) {
+      if (cache_at[k] != nullptr) po.cache_at = *cache_at[k];
+      ids[k] = ++plan_id;
+      write_plan(*cs[k], po, 0, true, shm->plans[k], ids[k]);
+    }
+    const double t0 = now_us();
+    shm->chunk_n = static_cast<uint32_t>(n);
+    shm->chunk_timeout_ms = std::max<uint32_t>(po.timeout_ms, 1);
+    shm->chunk_done = 0;
+    shm->chunk_errno = 0;
+    const uint32_t my = post_request(kReqChunk);
+    // The zygote ends blocked tasks itself after timeout_ms (+ up to 5 s for
+    // the death); this watchdog is for a zygote that stops making progress.
+    const int64_t stall_ms = static_cast<int64_t>(po.timeout_ms) + 7000;
+    auto last_change = Clock::now();
+    uint32_t last_done = 0, last_progress = shm->progress;
+    int32_t last_pid = 0;
+    bool failed = false;
+    while (shm->ack_seq != my) {
+      const timespec ts{0, 50 * 1000000};
+      futex(&shm->ack_seq, FUTEX_WAIT, shm->ack_seq, &ts);
+      if (shm->ack_seq == my) break;
+      if (zygote_gone()) {
+        failed = true;
+        break;
+      }
+      const uint32_t d = shm->chunk_done, p = shm->progress;
+      const int32_t pid = d < n ? shm->plans[d].task_pid : 0;
+      if (d != last_done || p != last_progress || pid != last_pid) {
+        last_done = d;
+        last_progress = p;
+        last_pid = pid;
+        last_change = Clock::now();
+      } else if (Clock::now() - last_change > std::chrono::milliseconds(stall_ms)) {
+        log("the zygote made no progress in a chunk: restarting it");
+        kill_zygote();
+        failed = true;
+        break;
+      }
+    }
+    fence();
+    size_t done = std::min<size_t>(shm->chunk_done, n);
+    pid_t stray = 0;
+    if (failed) {
+      zygote_suspect = true;
+      // A task the zygote had started for plans[done]: end it; that case runs again.
+      if (done < n && shm->plans[done].task_pid > 0) {
+        stray = shm->plans[done].task_pid;
+        kill(stray, SIGKILL);
+        batch_pids.insert(stray);
+      }
+    } else if (shm->chunk_errno != 0 && done < n) {
+      log("chunk stopped: " + errstr(shm->chunk_errno));
+      if (shm->chunk_errno == EINVAL && done == 0) chunks_ok = false;  // no CLONE_PIDFD
+    }
+    // Reap the chunk's tasks: all have exited (their pidfds said so), and the
+    // stray one dies of the SIGKILL.
+    std::map<pid_t, int> status;
+    const auto reap_deadline = Clock::now() + std::chrono::seconds(5);
+    for (;;) {
+      std::vector<Ev> evs;
+      collect(evs);
+      for (const Ev& e : evs)
+        if (WIFEXITED(e.status) || WIFSIGNALED(e.status)) status[e.pid] = e.status;
+      if (!evs.empty()) continue;
+      if (stray <= 0 || status.count(stray) != 0) break;
+      if (Clock::now() > reap_deadline) {
+        log("task " + std::to_string(stray) + " did not die after SIGKILL");
+        break;
+      }
+      wait_signal(50, {}, nullptr);
+    }
+    const double t1 = now_us();
+    st.spawn += t1 - t0;
+    struct AddFinish {
+      Stats& st;
+      double t1;
+      ~AddFinish() { st.finish += now_us() - t1; }
+    } add_finish{st, t1};
+    for (size_t k = 0; k < done; ++k) {
+      Plan& p = shm->plans[k];
+      PreRound pr;
+      pr.index = k;
+      pr.pid = p.task_pid;
+      pr.epoch = epoch;
+      pr.plan_id = ids[k];
+      pr.timed_out = p.end == kEndTimeout || p.end == kEndStuck;
+      auto it = status.find(pr.pid);
+      if (it == status.end() && pr.pid > 0) {
+        // Not reaped yet (a task the zygote gave up on): as finish() does.
+        Task t;
+        t.pid = pr.pid;
+        finish(t);
+        std::vector<Ev> evs;
+        collect(evs);
+        for (const Ev& e : evs)
+          if (WIFEXITED(e.status) || WIFSIGNALED(e.status)) status[e.pid] = e.status;
+        it = status.find(pr.pid);
+      }
+      if (it == status.end()) {
+        // No such child: the plan's record was overwritten (by a dispatched
+        // syscall of a later task). Trust nothing from here on.
+        log("chunk plan " + std::to_string(k) + " names no task of ours (pid " + std::to_string(pr.pid) + ")");
+        zygote_suspect = true;
+        done = k;
+        break;
+      }
+      pr.status = it->second;
+      batch_pids.insert(pr.pid);
+      if (opt.stats) {
+        const volatile uint64_t* ts = p.tsc;
+        bool mono = ts[kTscWake] != 0;
+        for (int q = 1; q < 7; ++q) mono = mono && ts[q] >= ts[q - 1];
+        if (mono && p.end == kEndDone) {
+          st.c_prep += ts[kTscClone0] - ts[kTscWake];
+          st.c_clone += ts[kTscClone1] - ts[kTscClone0];
+          st.c_entry += ts[kTscEntry] - ts[kTscClone1];
+          st.c_install += ts[kTscInstalled] - ts[kTscEntry];
+          st.c_inputs += ts[kTscInputsDone] - ts[kTscInstalled];
+          st.c_exit += ts[kTscExited] - ts[kTscInputsDone];
+          ++st.c_timed;
+        }
+      }
+      if (cache_at[k] != nullptr) po.cache_at = *cache_at[k];
+      outs[k] = run_pass(*cs[k], po, &pr);
+    }
+    return done;
   }
 
   // --- audit attribution ---------------------------------------------------
@@ -896,7 +1145,10 @@ struct Engine::Impl {
       pending.clear();
       return;
     }
+    const double t0 = now_us();
     if (!audit.sync(2000)) log("audit marker lost");
+    st.audit_sync += now_us() - t0;
+    st.audit_records += audit.records().size();
     for (PendingAudit& p : pending) {
       bool amb = false;
       attribute(p.attempts, (*batch_results)[p.index], &amb);
@@ -1014,6 +1266,7 @@ struct Engine::Impl {
   vm::ResultBatch run_batch(const vm::RunBatch& b) {
     st = Stats{};
     const double start = now_us();
+    st.tsc0 = rdtsc();
     vm::ResultBatch rb = run_batch_inner(b);
     st.total = now_us() - start;
     if (opt.stats && !b.cases.empty()) {
@@ -1026,6 +1279,29 @@ struct Engine::Impl {
                     st.drive / n, st.finish / n, st.cache / n, st.audit / n, st.rerun / n, st.tasks,
                     st.reruns, st.cache_reads);
       log(line);
+      std::snprintf(line, sizeof line, "stats: audit sync %.0f us, %zu records", st.audit_sync, st.audit_records);
+      log(line);
+      if (st.timed > 0) {
+        const double tpu = static_cast<double>(rdtsc() - st.tsc0) / st.total, k = st.timed * tpu;
+        std::snprintf(line, sizeof line,
+                      "stats: %u untimed-free tasks, us each: request->task entry %.0f (->ack %.0f), "
+                      "installs %.0f, inputs %.0f, inputs done->reaped %.0f",
+                      st.timed, st.to_entry / k, st.to_ack / k, st.installing / k, st.inputs / k,
+                      st.to_reaped / k);
+        log(line);
+        std::snprintf(line, sizeof line, "stats: zygote: wake %.0f prep %.0f clone %.0f ->ack %.0f",
+                      st.zwake / k, st.zprep / k, st.zclone / k, st.zack / k);
+        log(line);
+      }
+      if (st.c_timed > 0) {
+        const double tpu = static_cast<double>(rdtsc() - st.tsc0) / st.total, k = st.c_timed * tpu;
+        std::snprintf(line, sizeof line,
+                      "stats: %u chunk tasks, us each: prepare %.0f clone %.0f ->entry %.0f installs %.0f "
+                      "inputs %.0f ->exit seen %.0f",
+                      st.c_timed, st.c_prep / k, st.c_clone / k, st.c_entry / k, st.c_install / k,
+                      st.c_inputs / k, st.c_exit / k);
+        log(line);
+      }
     }
     return rb;
   }
@@ -1056,10 +1332,13 @@ struct Engine::Impl {
     PassOpts po;
     po.timeout_ms = b.timeout_ms;
     po.read_cache = cache_debug_ && opt.cache_read != CacheRead::Off;
-    po.untraced_ok = opt.pid1 && !opt.always_trace;  // on a host an int3 death would print "traps:" lines
+    // On a host an int3 death would print "traps:" lines (--untraced allows it).
+    po.untraced_ok = (opt.pid1 || opt.untraced) && !opt.always_trace;
     const bool always = opt.witness > 0;
     po.per_input = always && (witness_ok || audit_ok);
     po.witness = always && witness_ok;
+    // The cache points of every case, in order (--cache-read=new remembers).
+    std::vector<std::vector<bool>> cache_at(n);
     for (size_t i = 0; i < n; ++i) {
       const Case& c = b.cases[i];
       const std::string why = refusal(c);
@@ -1072,8 +1351,9 @@ struct Engine::Impl {
         refused[i] = true;
         continue;
       }
-      if (po.read_cache) po.cache_at = cache_points(c);
-      PassOut out = run_pass(c, po);
+      if (po.read_cache) cache_at[i] = cache_points(c);
+    }
+    auto take = [&](size_t i, PassOut& out) {
       rb.results[i] = std::move(out.r);
       notes[i] = std::move(out.notes);
       if (out.audit_ambiguous) batch_audit_ambiguous[i] = true;
@@ -1081,6 +1361,39 @@ struct Engine::Impl {
         pending.push_back({i, std::move(out.attempts)});
         audit.drain();
       }
+    };
+    for (size_t i = 0; i < n;) {
+      if (refused[i]) {
+        ++i;
+        continue;
+      }
+      po.cache_at = cache_at[i];
+      // A run of cases whose first task needs no ptrace goes to the zygote in
+      // one request (see run_chunk).
+      std::vector<const Case*> cs;
+      std::vector<const std::vector<bool>*> cas;
+      std::vector<size_t> idx;
+      for (size_t j = i; j < n && cs.size() < kMaxChunk && !refused[j]; ++j) {
+        po.cache_at = cache_at[j];
+        if (!chunkable(b.cases[j], po)) break;
+        cs.push_back(&b.cases[j]);
+        cas.push_back(&cache_at[j]);
+        idx.push_back(j);
+      }
+      if (!cs.empty()) {
+        std::vector<PassOut> outs(cs.size());
+        const size_t done = run_chunk(cs, cas, po, outs);
+        for (size_t k = 0; k < done; ++k) take(idx[k], outs[k]);
+        if (done > 0) {
+          i = idx[done - 1] + 1;
+          continue;
+        }
+      }
+      // Alone: traced, or a chunk could not start.
+      po.cache_at = cache_at[i];
+      PassOut out = run_pass(b.cases[i], po);
+      take(i, out);
+      ++i;
     }
     double t0 = now_us();
     flush_audit();
@@ -1131,6 +1444,7 @@ struct Engine::Impl {
   }
 
   bool cache_debug_ = false;
+  bool chunks_ok = true;  // cleared if the kernel refuses CLONE_PIDFD
 };
 
 Engine::Engine(const Options& o) : impl_(new Impl) { impl_->opt = o; }
@@ -1175,20 +1489,44 @@ bool Engine::start(std::string* why) {
   }
   signal(SIGPIPE, SIG_IGN);
   std::string w;
+  std::string times;
+  double t0 = now_us();
+  auto stamp = [&](const char* what) {
+    if (!m.opt.stats) return;
+    const double t = now_us();
+    char b[64];
+    std::snprintf(b, sizeof b, " %s %.1f", what, (t - t0) / 1e3);
+    times += b;
+    t0 = t;
+  };
   if (m.opt.audit) {
     m.audit_ok = m.audit.open(m.opt.pid1, &w);
     if (!m.audit_ok) m.log("audit: " + w);
   }
+  stamp("audit");
   if (m.opt.witness >= 0) {
     m.witness_ok = m.witness.init(&w);
     if (!m.witness_ok) m.log("witness: " + w);
   }
+  stamp("witness");
   m.start_keeper();
-  return m.start_zygote(why);
+  stamp("keeper");
+  const bool ok = m.start_zygote(why);
+  stamp("zygote");
+  if (m.opt.stats) m.log("engine start (ms):" + times);
+  return ok;
 }
 
 void Engine::probe(vm::Hello* h) {
   Impl& m = *impl_;
+  const double t0 = now_us();
+  struct Done {
+    Impl& m;
+    double t0;
+    ~Done() {
+      if (m.opt.stats) m.log("probe (ms): " + std::to_string((now_us() - t0) / 1e3));
+    }
+  } done{m, t0};
   utsname u{};
   if (uname(&u) == 0) {
     h->kernel_release = u.release;

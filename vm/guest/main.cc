@@ -9,13 +9,19 @@
 //   --no-namespaces, --no-audit, --cache-read=each|last|new|off (--no-cache-read = off),
 //   --stats (a Log line per batch), --always-trace,
 //   --verbose, --no-notif-reply (tests only).
+//   --anchor=N [--jit=0|1]: only time the bare thread+filter+syscall loop N
+//   times (bench/bench_vm.sh), print it, power off; --micro=N also times the
+//   primitives a case is made of; --dmesg then also prints the kernel log and
+//   the trace buffer (boot analysis: initcall_debug, trace_event=...).
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/mount.h>
+#include <sys/io.h>
 #include <sys/reboot.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -115,8 +121,24 @@ int open_port(std::vector<std::string>& notes) {
   return -1;
 }
 
+// Seconds since the kernel started (for --stats boot timing).
+double uptime_s() {
+  timespec ts;
+  clock_gettime(CLOCK_BOOTTIME, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
+
+// QEMU's isa-debug-exit device (vm/qemu.cc adds it at port 0xf4): a write
+// there ends QEMU at once, with or without ACPI. Without the device the write
+// goes nowhere, and reboot() powers off through ACPI as before.
+constexpr unsigned short kDebugExitPort = 0xf4;
+
 [[noreturn]] void power_off() {
   sync();
+  if (ioperm(kDebugExitPort, 4, 1) == 0) {
+    const uint32_t v = 0;
+    asm volatile("outl %0, %w1" : : "a"(v), "Nd"(kDebugExitPort));
+  }
   reboot(RB_POWER_OFF);
   for (;;) pause();
 }
@@ -159,6 +181,8 @@ int run(int argc, char** argv) {
   Options opt;
   opt.pid1 = getpid() == 1;
   bool have_channel = false;
+  int anchor = 0, anchor_jit = -1;
+  bool micro = false, dmesg = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--stdio") {
@@ -182,6 +206,8 @@ int run(int argc, char** argv) {
       opt.verbose = true;
     } else if (a == "--always-trace") {
       opt.always_trace = true;
+    } else if (a == "--untraced") {
+      opt.untraced = true;
     } else if (a == "--stats") {
       opt.stats = true;
     } else if (a == "--no-cache-read") {
@@ -190,6 +216,15 @@ int run(int argc, char** argv) {
       const std::string v = a.substr(13);
       opt.cache_read = v == "last" ? CacheRead::Last : v == "new" ? CacheRead::New
                        : v == "off"  ? CacheRead::Off  : CacheRead::Each;
+    } else if (a.rfind("--anchor=", 0) == 0) {
+      anchor = std::atoi(a.c_str() + 9);
+    } else if (a == "--dmesg") {
+      dmesg = true;
+    } else if (a == "--jit=0" || a == "--jit=1") {
+      anchor_jit = a.back() - '0';
+    } else if (a.rfind("--micro=", 0) == 0) {
+      anchor = std::atoi(a.c_str() + 8);
+      micro = true;
     } else if (a.rfind("--witness=", 0) == 0) {
       const std::string v = a.substr(10);
       opt.witness = v == "never" ? -1 : v == "always" ? 1 : 0;
@@ -201,8 +236,48 @@ int run(int argc, char** argv) {
     }
   }
   std::vector<std::string> notes;
+  if (anchor > 0) {
+    // The timing loops alone (bench/bench_vm.sh), then power off / exit.
+    if (opt.pid1) logf("init at %.3f s since kernel start", uptime_s());
+    if (opt.pid1) boot(notes);
+    if (dmesg) {  // the kernel log (and the trace buffer): what was not printed on the console
+      const int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+      char b[2048];
+      ssize_t n;
+      while (fd >= 0 && (n = read(fd, b, sizeof b - 1)) > 0) {
+        b[n] = 0;
+        std::fprintf(stderr, "kmsg: %s", b);
+      }
+      if (fd >= 0) close(fd);
+      const int tfd = open("/sys/kernel/tracing/trace", O_RDONLY | O_CLOEXEC);
+      while (tfd >= 0 && (n = read(tfd, b, sizeof b - 1)) > 0) {
+        b[n] = 0;
+        std::fprintf(stderr, "%s", b);
+      }
+      if (tfd >= 0) close(tfd);
+    }
+    if (anchor_jit >= 0 && (opt.pid1 || opt.allow_sysctl)) {
+      if (const int fd = open("/proc/sys/net/core/bpf_jit_enable", O_WRONLY | O_CLOEXEC); fd >= 0) {
+        const char v[2] = {static_cast<char>('0' + anchor_jit), '\n'};
+        if (write(fd, v, 2) != 2) logf("cannot set bpf_jit_enable");
+        close(fd);
+      }
+    }
+    run_micro(anchor, micro);
+    if (opt.pid1) power_off();
+    return 0;
+  }
+  std::string boot_times;
+  auto stamp = [&](const char* what) {
+    if (!opt.stats) return;
+    char b[64];
+    std::snprintf(b, sizeof b, " %s %.3f", what, uptime_s());
+    boot_times += b;
+  };
+  stamp("init");
   if (opt.pid1) {
     boot(notes);
+    stamp("mounted");
     for (const std::string& n : notes) logf("%s", n.c_str());
     if (!have_channel) {
       const int fd = open_port(notes);
@@ -211,6 +286,7 @@ int run(int argc, char** argv) {
         power_off();
       }
       opt.fd_in = opt.fd_out = fd;
+      stamp("port");
     }
   } else {
     if (!have_channel) {
@@ -228,8 +304,14 @@ int run(int argc, char** argv) {
     if (opt.pid1) power_off();
     return 1;
   }
+  stamp("engine");
   vm::Hello hello;
   engine.probe(&hello);
+  stamp("probed");
+  if (opt.stats) {
+    notes.push_back("boot times (s since kernel start):" + boot_times);
+    if (opt.verbose) logf("%s", notes.back().c_str());
+  }
   if (!write_all(opt.fd_out, vm::encode_frame(vm::MsgType::Hello, vm::encode(hello)))) {
     if (opt.pid1) power_off();
     return 1;
@@ -280,10 +362,13 @@ int run(int argc, char** argv) {
           case vm::MsgType::Ping:
             write_all(opt.fd_out, vm::encode_frame(vm::MsgType::Pong, f->payload));
             break;
-          case vm::MsgType::Shutdown:
+          case vm::MsgType::Shutdown: {
+            const double t0 = uptime_s();
             engine.stop();
+            if (opt.stats) logf("shutdown: engine stopped in %.1f ms", (uptime_s() - t0) * 1e3);
             if (opt.pid1) power_off();
             return 0;
+          }
           case vm::MsgType::Run: {
             const vm::RunBatch b = vm::decode_run(f->payload);
             const vm::ResultBatch r = engine.run_batch(b);

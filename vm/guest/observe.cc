@@ -288,27 +288,34 @@ int perf_open(long config, pid_t pid, bool disabled) {
 
 bool Witness::init(std::string* why) {
   const long enter = read_tracepoint_id("sys_enter");
-  const long exit_id = read_tracepoint_id("sys_exit");
+  exit_id_ = read_tracepoint_id("sys_exit");
   if (enter < 0) {
     *why = "no raw_syscalls/sys_enter tracepoint (tracefs not mounted or FTRACE_SYSCALLS off)";
     return false;
   }
-  // Anchors: with one perf user open for the agent's lifetime the tracepoints'
-  // static keys stay enabled, so a per-task counter does not patch kernel text
-  // (~60 ms per open/close under TCG otherwise). Disabled events still register
-  // the probe.
-  anchors_[0] = perf_open(enter, 0, true);
-  if (anchors_[0] < 0) {
-    *why = std::string("perf_event_open(raw_syscalls:sys_enter): ") + std::strerror(errno);
-    return false;
-  }
-  if (exit_id >= 0) anchors_[1] = perf_open(exit_id, 0, true);
   id_ = enter;
   return true;
 }
 
-int Witness::open_counter(pid_t tid) const {
-  if (id_ < 0) return -1;
+// Anchors: with one perf user open for the agent's lifetime the tracepoints'
+// static keys stay enabled, so a per-task counter does not patch kernel text
+// (~60 ms per open/close under TCG otherwise). Disabled events still register
+// the probe. Opened on first use: they cost ~2 x 60 ms of text patching, which
+// a VM that never needs the witness (no ambiguous result) should not pay at boot.
+bool Witness::anchor() {
+  if (anchors_[0] >= 0) return true;
+  if (anchor_failed_) return false;
+  anchors_[0] = perf_open(id_, 0, true);
+  if (anchors_[0] < 0) {
+    anchor_failed_ = true;
+    return false;
+  }
+  if (exit_id_ >= 0) anchors_[1] = perf_open(exit_id_, 0, true);
+  return true;
+}
+
+int Witness::open_counter(pid_t tid) {
+  if (id_ < 0 || !anchor()) return -1;
   return perf_open(id_, tid, false);
 }
 
@@ -325,43 +332,49 @@ bool read_seccomp_cache(pid_t tid, std::vector<bool>* native, std::vector<bool>*
   std::snprintf(path, sizeof path, "/proc/%d/seccomp_cache", static_cast<int>(tid));
   const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return false;
-  static std::string text;
-  text.clear();
-  char buf[16384];
+  // ~900 lines, ~16 KB: one read normally. Parsed by hand (no allocation per
+  // line, no strtol): under TCG the parse cost a third of the read.
+  static std::vector<char> text(1 << 16);
+  size_t len = 0;
   for (;;) {
-    const ssize_t n = read(fd, buf, sizeof buf);
+    if (len == text.size()) text.resize(text.size() * 2);
+    const ssize_t n = read(fd, text.data() + len, text.size() - len);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      if (n < 0) {
-        close(fd);
-        return false;
-      }
-      break;
+    if (n < 0) {
+      close(fd);
+      return false;
     }
-    text.append(buf, static_cast<size_t>(n));
+    if (n == 0) break;
+    len += static_cast<size_t>(n);
   }
   close(fd);
   native->clear();
   compat->clear();
-  size_t pos = 0;
-  while (pos < text.size()) {
-    size_t eol = text.find('\n', pos);
-    if (eol == std::string::npos) eol = text.size();
-    // "<arch> <nr> ALLOW|FILTER"
-    const char* line = text.c_str() + pos;
-    const size_t len = eol - pos;
-    pos = eol + 1;
-    const char* sp = static_cast<const char*>(std::memchr(line, ' ', len));
-    if (sp == nullptr) continue;
-    const std::string arch(line, static_cast<size_t>(sp - line));
-    char* end = nullptr;
-    const long nr = std::strtol(sp + 1, &end, 10);
-    if (end == sp + 1 || nr < 0 || nr > 65535) continue;
-    const bool allow = std::strncmp(end, " ALLOW", 6) == 0;
-    std::vector<bool>* b = arch == "ia32" ? compat : arch == "x86_64" ? native : nullptr;
-    if (b == nullptr) continue;
-    if (b->size() <= static_cast<size_t>(nr)) b->resize(static_cast<size_t>(nr) + 1, false);
-    (*b)[static_cast<size_t>(nr)] = allow;
+  // "<arch> <nr> ALLOW|FILTER\n"
+  const char* p = text.data();
+  const char* const end = p + len;
+  while (p < end) {
+    const char* eol = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(end - p)));
+    if (eol == nullptr) eol = end;
+    const char* sp = static_cast<const char*>(std::memchr(p, ' ', static_cast<size_t>(eol - p)));
+    std::vector<bool>* b = nullptr;
+    if (sp != nullptr) {
+      const size_t alen = static_cast<size_t>(sp - p);
+      if (alen == 6 && std::memcmp(p, "x86_64", 6) == 0) b = native;
+      else if (alen == 4 && std::memcmp(p, "ia32", 4) == 0) b = compat;
+    }
+    if (b != nullptr) {
+      const char* q = sp + 1;
+      unsigned long nr = 0;
+      int digits = 0;
+      while (q < eol && *q >= '0' && *q <= '9' && digits < 6) nr = nr * 10 + static_cast<unsigned long>(*q++ - '0'), ++digits;
+      if (digits > 0 && nr <= 65535 && q < eol && *q == ' ') {
+        const bool allow = eol - q >= 6 && std::memcmp(q, " ALLOW", 6) == 0;
+        if (b->size() <= nr) b->resize(nr + 1, false);
+        (*b)[nr] = allow;
+      }
+    }
+    p = eol + 1;
   }
   return true;
 }

@@ -91,7 +91,46 @@ inline constexpr uint32_t kStopInstall = 1, kStopBeforeInput = 2, kStopAfterInpu
 inline constexpr uint32_t kPhaseSetup = 0, kPhaseInstall = 1, kPhaseInputs = 2, kPhaseDone = 3;
 
 // Zygote requests.
-inline constexpr uint32_t kReqSpawn = 1, kReqExit = 2;
+inline constexpr uint32_t kReqSpawn = 1, kReqExit = 2, kReqChunk = 3;
+
+// How a chunk task ended (Plan::end; see kReqChunk).
+inline constexpr uint32_t kEndNone = 0,  // not run (yet)
+    kEndDone = 1,                        // reached kPhaseDone, then exited
+    kEndOther = 2,                       // exited or died before kPhaseDone
+    kEndTimeout = 3,                     // made no progress for the timeout: the zygote killed it
+    kEndStuck = 4;                       // did not die after SIGKILL (the zygote gave up)
+
+// Plans a chunk request can hold.
+inline constexpr size_t kMaxChunk = 32;
+
+// Plan::tsc indexes: the zygote woke for the plan, before and after the
+// clone, the task's entry, installs done, inputs done, the zygote saw it exit.
+inline constexpr int kTscWake = 0, kTscClone0 = 1, kTscClone1 = 2, kTscEntry = 3, kTscInstalled = 4,
+                     kTscInputsDone = 5, kTscExited = 6;
+
+// One task's plan (agent -> zygote/task) and what became of it (task/zygote ->
+// agent). A single spawn uses plans[0]; a chunk uses plans[0..chunk_n).
+struct Plan {
+  uint32_t n_filters, n_inputs, first_input, flags;
+  uint32_t plan_id;            // changes when the inputs' ips change
+  uint32_t pad0;
+  FilterDesc filters[kMaxFilters];
+  InputDesc inputs[kMaxInputs];
+  // --- task -> agent ---
+  volatile uint32_t phase;
+  volatile int32_t cur;        // install index (kPhaseInstall) or input index (kPhaseInputs)
+  volatile uint32_t setup_failed_step;
+  volatile int32_t setup_errno;
+  // --- zygote -> agent (chunks) ---
+  volatile int32_t task_pid;   // global pid, or -errno if the clone failed
+  volatile uint32_t end;       // kEnd*
+  // rdtsc at points of the task's life, for --stats (kTsc*).
+  volatile uint64_t tsc[7];
+  Slot install_slots[kMaxFilters];
+  Slot input_slots[kMaxInputs];
+  Slot exit_slot;
+  Insn insns[kMaxInsnsTotal];
+};
 
 struct Shm {
   // --- agent <-> zygote ---
@@ -102,8 +141,13 @@ struct Shm {
   volatile int32_t holder_pid; // the pid-namespace holder (global pid), 0 if none
   volatile int32_t zygote_ready;
   volatile int32_t ns_errno;   // why namespaces could not be created (0 = created)
-  volatile uint32_t plan_id;   // changes when the inputs' ips change
   char zygote_note[256];
+  // --- chunks (kReqChunk): the zygote runs plans[0..chunk_n) one task after
+  // the other, untraced, and stops after the first that does not end kEndDone ---
+  volatile uint32_t chunk_n;
+  volatile uint32_t chunk_timeout_ms;  // a task with no progress for this long is killed
+  volatile uint32_t chunk_done;        // plans whose task has ended
+  volatile int32_t chunk_errno;        // why the zygote stopped early (clone/pidfd failure), else 0
   // --- agent -> task ---
   volatile uint32_t go;        // the task futex-waits until it is non-zero
   volatile uint32_t park;      // the main thread of an other_threads task sleeps on it
@@ -112,21 +156,9 @@ struct Shm {
   volatile uint32_t stop_seq;  // bumped right before each int3 handshake
   volatile uint32_t stop_kind;
   volatile int32_t stop_index;
-  volatile uint32_t phase;
-  volatile int32_t cur;        // install index (kPhaseInstall) or input index (kPhaseInputs)
   volatile uint32_t progress;  // bumped after every syscall the task issues
-  volatile uint32_t setup_failed_step;
-  volatile int32_t setup_errno;
-  // --- plan (agent -> task) ---
-  uint32_t n_filters, n_inputs, first_input, flags;
   uint64_t rlimit_as;
-  FilterDesc filters[kMaxFilters];
-  InputDesc inputs[kMaxInputs];
-  // --- results (task -> agent) ---
-  Slot install_slots[kMaxFilters];
-  Slot input_slots[kMaxInputs];
-  Slot exit_slot;
-  Insn insns[kMaxInsnsTotal];
+  Plan plans[kMaxChunk];
 };
 
 // The region, mapped by the agent (engine.cc) before the zygote is forked, and
@@ -141,5 +173,11 @@ extern int g_agent_pid;
 // The syscall stubs as the task issues them (also used by the agent's probes).
 inline constexpr uint8_t kStubSyscall[3] = {0x0f, 0x05, 0xc3};  // syscall; ret
 inline constexpr uint8_t kStubInt80[3] = {0xcd, 0x80, 0xc3};    // int $0x80; ret
+
+inline uint64_t rdtsc() {
+  uint32_t lo, hi;
+  asm volatile("rdtsc" : "=a"(lo), "=d"(hi));
+  return (static_cast<uint64_t>(hi) << 32) | lo;
+}
 
 }  // namespace secdiff::agent

@@ -7,6 +7,7 @@
 // traps, which stop the (ptraced) task without a syscall.
 #include <fcntl.h>
 #include <linux/futex.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -194,6 +195,10 @@ inline long rsys(long n, long a = 0, long b = 0, long c = 0, long d = 0, long e 
 
 inline void fence() { std::atomic_signal_fence(std::memory_order_seq_cst); }
 
+// The plan of the task being created or running (set by the zygote before the
+// clone; one task at a time per zygote).
+Plan* g_plan = nullptr;
+
 // Task-private state (in the zygote's memory, which the task shares). One task
 // at a time per zygote, and only the thread that issues syscalls uses it.
 struct TaskLocal {
@@ -255,10 +260,15 @@ void sigsys_handler(int, siginfo_t* si, void* ucv) {
   hang();
 }
 
+// Writes the stub only where its bytes differ: under TCG every store to a page
+// that holds translated code invalidates the page's translations (the kernel
+// saw ~100 us per input and per install when the bytes were rewritten each
+// time). Reading first changes nothing the kernel or the filters see.
 void write_stub(uint64_t at, bool i386) {
   volatile uint8_t* b = reinterpret_cast<volatile uint8_t*>(at);
   const uint8_t* src = i386 ? kStubInt80 : kStubSyscall;
-  for (int i = 0; i < 3; ++i) b[i] = src[i];
+  for (int i = 0; i < 3; ++i)
+    if (b[i] != src[i]) b[i] = src[i];
   fence();
 }
 
@@ -288,8 +298,8 @@ void issue(Slot* s, bool i386, uint64_t stub, uint64_t rax, const uint64_t args[
 }
 
 [[noreturn]] void setup_fail(Shm& s, uint32_t step, long r) {
-  s.setup_errno = static_cast<int32_t>(-r);
-  s.setup_failed_step = step;
+  g_plan->setup_errno = static_cast<int32_t>(-r);
+  g_plan->setup_failed_step = step;
   fence();
   task_stop(s, kStopSetup, static_cast<int32_t>(step));
   hang();
@@ -298,37 +308,42 @@ void issue(Slot* s, bool i386, uint64_t stub, uint64_t rax, const uint64_t args[
 // The thread that installs the filters and issues the inputs.
 [[noreturn]] void worker() {
   Shm& s = *g_shm;
-  const uint32_t nf = s.n_filters < kMaxFilters ? s.n_filters : kMaxFilters;
-  const uint32_t ni = s.n_inputs < kMaxInputs ? s.n_inputs : kMaxInputs;
-  s.phase = kPhaseInstall;
+  Plan& p = *g_plan;
+  const uint32_t nf = p.n_filters < kMaxFilters ? p.n_filters : kMaxFilters;
+  const uint32_t ni = p.n_inputs < kMaxInputs ? p.n_inputs : kMaxInputs;
+  p.phase = kPhaseInstall;
   for (uint32_t f = 0; f < nf; ++f) {
-    s.cur = static_cast<int32_t>(f);
+    p.cur = static_cast<int32_t>(f);
     fence();
-    const uint64_t args[6] = {1 /* SECCOMP_SET_MODE_FILTER */, s.filters[f].flags,
-                              reinterpret_cast<uint64_t>(&s.filters[f].fprog), 0, 0, 0};
-    Slot* slot = &s.install_slots[f];
+    const uint64_t args[6] = {1 /* SECCOMP_SET_MODE_FILTER */, p.filters[f].flags,
+                              reinterpret_cast<uint64_t>(&p.filters[f].fprog), 0, 0, 0};
+    Slot* slot = &p.install_slots[f];
     issue(slot, false, kInstallStub, kNrSeccomp, args);
-    if (s.filters[f].stop_after && slot->state == kSlotReturned &&
+    if (p.filters[f].stop_after && slot->state == kSlotReturned &&
         static_cast<int64_t>(slot->rax) >= 0)
       task_stop(s, kStopInstall, static_cast<int32_t>(f));
   }
-  s.phase = kPhaseInputs;
-  for (uint32_t i = s.first_input; i < ni; ++i) {
-    const InputDesc& in = s.inputs[i];
-    s.cur = static_cast<int32_t>(i);
+  p.tsc[kTscInstalled] = rdtsc();
+  p.phase = kPhaseInputs;
+  for (uint32_t i = p.first_input; i < ni; ++i) {
+    const InputDesc& in = p.inputs[i];
+    p.cur = static_cast<int32_t>(i);
     fence();
     if (in.stops & kStopBefore) task_stop(s, kStopBeforeInput, static_cast<int32_t>(i));
-    issue(&s.input_slots[i], in.i386 != 0, in.stub, in.rax, in.args);
+    issue(&p.input_slots[i], in.i386 != 0, in.stub, in.rax, in.args);
     if (in.stops & kStopAfter) task_stop(s, kStopAfterInput, static_cast<int32_t>(i));
   }
-  s.phase = kPhaseDone;
+  p.tsc[kTscInputsDone] = rdtsc();
+  p.phase = kPhaseDone;
   fence();
-  if (s.flags & kPlanUntraced) {
-    const uint64_t args[6] = {0, 0, 0, 0, 0, 0};
-    issue(&s.exit_slot, false, kExitStub, 231 /* exit_group */, args);
+  // Done: end by ourselves (cheaper than a stop the agent answers with SIGKILL).
+  const uint64_t args[6] = {0, 0, 0, 0, 0, 0};
+  issue(&p.exit_slot, false, kExitStub, 231 /* exit_group */, args);
+  if (p.flags & kPlanUntraced) {
     asm volatile("int3" ::: "memory");  // exit_group was denied: die of SIGTRAP
     hang();
   }
+  // Traced, and exit_group was denied: the agent ends us at this stop.
   for (;;) task_stop(s, kStopDone, 0);
 }
 
@@ -361,18 +376,20 @@ const KernelSigaction kSigsysAction{reinterpret_cast<uintptr_t>(&sigsys_handler)
 // is left is per case.
 int task_main(void*) {
   Shm& s = *g_shm;
+  const uint32_t flags = g_plan->flags;
+  g_plan->tsc[kTscEntry] = rdtsc();
   long r;
-  if (!(s.flags & kPlanSigsysHandler)) {
+  if (!(flags & kPlanSigsysHandler)) {
     const KernelSigaction dfl{0 /* SIG_DFL */, 0, 0, 0};
     if ((r = rsys(SYS_rt_sigaction, SIGSYS, reinterpret_cast<long>(&dfl), 0, 8)) != 0) setup_fail(s, 2, r);
   }
-  if ((s.flags & kPlanNnp) && (r = rsys(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)) != 0)
+  if ((flags & kPlanNnp) && (r = rsys(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)) != 0)
     setup_fail(s, 3, r);
   // Wait until the agent has attached (it ptraces us before any install).
-  if (!(s.flags & kPlanUntraced))
+  if (!(flags & kPlanUntraced))
     while (s.go == 0) rsys(SYS_futex, reinterpret_cast<long>(&s.go), FUTEX_WAIT, 0, 0);
   const Rlim nproc{0, 0};
-  if (s.flags & kPlanOtherThreads) {
+  if (flags & kPlanOtherThreads) {
     constexpr unsigned long flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND |
                                     CLONE_THREAD | CLONE_SYSVSEM;
     r = secdiff_agent_thread(flags, g_stack_thread + kTaskStack, &thread_entry);
@@ -434,7 +451,7 @@ void map_default_stubs() {
   if (p != MAP_FAILED) std::memset(p, 0xcc, kPage);
 }
 
-void prepare_stubs(Shm& s) {
+void prepare_stubs(Plan& s) {
   if (s.plan_id != g_plan_id) {
     unmap_owned();
     g_plan_id = s.plan_id;
@@ -450,6 +467,76 @@ void prepare_stubs(Shm& s) {
     }
     in.stub = ip - 2;
     in.ip_used = ip;
+  }
+}
+
+// kReqChunk: runs plans[0..chunk_n) one after the other, each in a fresh task
+// cloned exactly as for kReqSpawn (untraced plans only), and waits for each to
+// exit on a pidfd: a task's exit wakes the zygote, which shares its mm, so
+// no address-space switch and no agent wake-up happens between the tasks. The
+// agent (the tasks' parent) reaps them all afterwards. Stops after the first
+// task that does not reach kPhaseDone: the agent decides what comes next
+// (re-create the task for the rest of the inputs, a new zygote...).
+void run_chunk(Shm& s) {
+  const uint32_t n = s.chunk_n < kMaxChunk ? s.chunk_n : kMaxChunk;
+  const long timeout_ms = s.chunk_timeout_ms > 0 ? s.chunk_timeout_ms : 1;
+  s.chunk_errno = 0;
+  for (uint32_t i = 0; i < n; ++i) {
+    Plan& p = s.plans[i];
+    p.tsc[kTscWake] = rdtsc();
+    g_plan = &p;
+    prepare_stubs(p);
+    std::memset(static_cast<void*>(&g_local), 0, sizeof g_local);
+    s.progress = 0;
+    s.stop_seq = 0;
+    fence();
+    int pidfd = -1;
+    p.tsc[kTscClone0] = rdtsc();
+    const long pid = clone(task_main, g_stack_main + kTaskStack - 64,
+                           CLONE_VM | CLONE_PARENT | CLONE_PIDFD | SIGCHLD, nullptr, &pidfd);
+    p.tsc[kTscClone1] = rdtsc();
+    if (pid <= 0 || pidfd < 0) {
+      // Stop before this plan; the agent runs the case on its own.
+      s.chunk_errno = pid <= 0 ? errno : EBADF;
+      p.task_pid = pid > 0 ? static_cast<int32_t>(pid) : -s.chunk_errno;
+      if (pid > 0) kill(static_cast<pid_t>(pid), SIGKILL);  // no pidfd (cannot happen); the agent reaps it
+      break;
+    }
+    p.task_pid = static_cast<int32_t>(pid);
+    uint32_t end = 0, last = s.progress;
+    pollfd pf{pidfd, POLLIN, 0};
+    for (;;) {
+      timespec ts{timeout_ms / 1000, (timeout_ms % 1000) * 1000000};
+      const int r = ppoll(&pf, 1, &ts, nullptr);
+      if (r > 0) break;
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0) {  // cannot wait: end the task and say so
+        s.chunk_errno = errno;
+        kill(static_cast<pid_t>(pid), SIGKILL);
+        end = kEndOther;
+        timespec t5{5, 0};
+        if (ppoll(&pf, 1, &t5, nullptr) <= 0) end = kEndStuck;
+        break;
+      }
+      const uint32_t now = s.progress;
+      if (now != last) {  // still issuing syscalls: give it another timeout
+        last = now;
+        continue;
+      }
+      // Blocked in a syscall: as the agent does with a traced task.
+      kill(static_cast<pid_t>(pid), SIGKILL);
+      end = kEndTimeout;
+      timespec t5{5, 0};
+      if (ppoll(&pf, 1, &t5, nullptr) <= 0) end = kEndStuck;
+      break;
+    }
+    p.tsc[kTscExited] = rdtsc();
+    close(pidfd);
+    if (end == 0) end = p.phase == kPhaseDone ? kEndDone : kEndOther;
+    p.end = end;
+    fence();
+    s.chunk_done = i + 1;
+    if (end != kEndDone) break;
   }
 }
 
@@ -559,13 +646,19 @@ void note(Shm& s, const char* what, int err) {
       continue;
     }
     seen = want;
+    s.plans[0].tsc[kTscWake] = rdtsc();
     if (s.req_kind == kReqExit) _exit(0);
     if (s.req_kind == kReqSpawn) {
-      prepare_stubs(s);
+      g_plan = &s.plans[0];
+      prepare_stubs(*g_plan);
       std::memset(static_cast<void*>(&g_local), 0, sizeof g_local);
+      g_plan->tsc[kTscClone0] = rdtsc();
       const long pid = clone(task_main, g_stack_main + kTaskStack - 64,
                              CLONE_VM | CLONE_PARENT | SIGCHLD, nullptr);
+      g_plan->tsc[kTscClone1] = rdtsc();
       s.task_pid = pid > 0 ? static_cast<int32_t>(pid) : -errno;
+    } else if (s.req_kind == kReqChunk) {
+      run_chunk(s);
     }
     fence();
     s.ack_seq = seen;
