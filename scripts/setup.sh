@@ -6,7 +6,7 @@ PKGS=(
   cmake ninja-build pkg-config clang lld g++ make
   libz3-dev libgtest-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev libfmt-dev
   libseccomp-dev libboost-dev libboost-filesystem-dev
-  qemu-system-x86 python3
+  qemu-system-x86 python3 bc
   libclang-rt-14-dev afl++
 )
 [ $# -gt 0 ] && PKGS+=("$@")

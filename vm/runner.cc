@@ -498,6 +498,17 @@ std::vector<Mismatch> compare_case(const Case& c, const CaseResult& r, const Com
     const CaseInput& in = c.inputs[i];
     const KernelOutcome& o = r.outcomes[i];
     if (o.kind == OutcomeKind::NotRun) continue;
+    if (in.arch == Arch::I386 && !(ctx.hello.features & kFeatureIa32)) {
+      // No IA32 emulation (CONFIG_IA32_EMULATION=n, ia32_emulation=false): int $0x80
+      // raises #GP in entry_INT80 before any syscall work, so no filter runs.
+      if (o.kind != OutcomeKind::Killed || o.term_signal != SIGSEGV || o.audit_seen)
+        b.add("action", "int $0x80 without IA32 emulation",
+              strf("input %zu (%s): the kernel has no IA32 emulation, so the task should die of SIGSEGV "
+                   "before seccomp; the kernel: %s",
+                   i, syscall_str(in.arch, in.nr).c_str(), describe_outcome(o).c_str()),
+              install_text, -1, static_cast<int>(i), "i386");
+      continue;
+    }
     const uint64_t ip = o.ip_used ? o.ip_used : in.ip.value_or(0);
     const SeccompData sd = make_seccomp_data(in.arch, in.nr, in.args, ip);
     Observation obs;
