@@ -573,7 +573,9 @@ TEST(AgentStdio, TrapSiginfo) {
   EXPECT_EQ(t.kind, OutcomeKind::Trapped);
   EXPECT_EQ(t.sig_errno, 0x1234);
   EXPECT_EQ(t.sig_call_addr, kDefaultIp);
-  if (has(a.hello, vm::kFeatureIa32)) EXPECT_EQ(r->results[1].outcomes[0].sig_arch, AUDIT_ARCH_I386);
+  if (has(a.hello, vm::kFeatureIa32)) {
+    EXPECT_EQ(r->results[1].outcomes[0].sig_arch, AUDIT_ARCH_I386);
+  }
   EXPECT_EQ(r->results[4].outcomes[0].kind, OutcomeKind::Killed);
   EXPECT_EQ(r->results[4].outcomes[1].kind, OutcomeKind::Returned);  // re-created task
 }
@@ -690,7 +692,9 @@ TEST(AgentStdio, InstructionPointer) {
   ASSERT_EQ(r.outcomes.size(), 6u);
   EXPECT_EQ(r.outcomes[0].ip_used, 0x7e0000001002ull);
   EXPECT_EQ(r.outcomes[0].rax, -9);
-  if (has(a.hello, vm::kFeatureIa32)) EXPECT_EQ(r.outcomes[1].rax, -9);  // else SIGSEGV (check())
+  if (has(a.hello, vm::kFeatureIa32)) {
+    EXPECT_EQ(r.outcomes[1].rax, -9);  // else SIGSEGV (check())
+  }
   EXPECT_GT(r.outcomes[2].rax, 0);
   EXPECT_EQ(r.outcomes[4].ip_used, kDefaultIp);
   EXPECT_EQ(r.outcomes[5].ip_used, kDefaultIp);

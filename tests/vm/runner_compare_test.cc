@@ -70,7 +70,7 @@ TEST(RunnerCompare, Int80WithAndWithoutIa32Emulation) {
   for (const Row& r : rows) {
     Hello h;
     h.kernel_release = "6.1.0-test";
-    h.features = r.ia32 ? kFeatureIa32 : 0;
+    h.features = r.ia32 ? uint32_t{kFeatureIa32} : 0u;
     const CompareContext ctx = make_context(h, "linux");
     const Case c = errno_case(r.arch);
     EXPECT_EQ(properties(compare_case(c, result(r.outcome), ctx, 1)), r.want) << r.what;
