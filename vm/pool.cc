@@ -195,6 +195,9 @@ std::unique_ptr<AgentProcess> make_host_agent(const HostAgentConfig& cfg, int in
 
 std::unique_ptr<Pool> make_host_pool(const HostAgentConfig& cfg, PoolOptions opt) {
   if (opt.name.empty() || opt.name == "vm") opt.name = "host";
+  // One kernel has one audit receiver (AUDIT_SET pid): a second agent would
+  // take the AUDIT_SECCOMP records of the first one's tasks. One agent.
+  opt.jobs = 1;
   return std::make_unique<Pool>([cfg](int w, int g) { return make_host_agent(cfg, w, g); }, std::move(opt));
 }
 
