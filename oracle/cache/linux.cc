@@ -1,9 +1,14 @@
 #include "oracle/cache/linux.h"
 
+#include <algorithm>
+#include <array>
+#include <vector>
+
 // Seeded-bug benchmark (bench/seeded_bugs, docs/fuzzing.md): build-time variants
 // of this model with one realistic bug each, selected by SECDIFF_LINUX_BUG=N
 // (CMake option of the fuzz builds; 0 = the faithful model). Every `#if
-// SECDIFF_LINUX_BUG == N` block below is one bug; nothing else changes.
+// SECDIFF_LINUX_BUG == N` block below is one bug; besides them, only the
+// faithful model (0) uses the one-pass seccomp_const_allow_bitmap.
 //   1 JSET handled as JEQ             7 RET K judged with the legacy 0x7fff0000 mask
 //   2 JGE evaluated as JGT (off by one) 8 a conditional jump's jf edge dropped
 //   3 compat bitmap built with the native arch  9 AND K ignored
@@ -124,6 +129,152 @@ bool seccomp_is_const_allow(const Program& orig, const SeccompData& sd, const Ke
 
 namespace {
 
+// The fast path of seccomp_const_allow_bitmap(): the emulator above run once
+// on the set of all nr in [0, size) instead of once per nr. A is tracked
+// symbolically, either a constant or nr & mask (the only values the emulator
+// can produce), and each pc holds the sets of nr that reach it per A.
+// Programs only jump forwards, so one pass in pc order visits every path.
+constexpr int kSetWords = 16;  // nr < 1024
+using NrSet = std::array<uint64_t, kSetWords>;
+
+struct SymA {
+  bool is_nr;  // A = nr & v, else A = v
+  uint32_t v;
+  bool operator==(const SymA&) const = default;
+};
+
+struct Entry {
+  SymA a;
+  NrSet set;
+};
+
+bool any(const NrSet& s) {
+  for (uint64_t w : s)
+    if (w) return true;
+  return false;
+}
+
+bool jump_holds(uint16_t code, uint32_t a, uint32_t k) {
+  switch (op_of(code)) {
+    case JEQ: return a == k;
+    case JGE: return a >= k;
+    case JGT: return a > k;
+    default: return (a & k) != 0;  // JSET
+  }
+}
+
+void set_range(NrSet& s, uint64_t lo, uint64_t hi) {
+  for (uint64_t nr = lo; nr < hi; nr++) s[nr / 64] |= uint64_t{1} << (nr % 64);
+}
+
+// {nr in [0, size) : the jump `code` holds for A = nr & mask}.
+NrSet jump_set(uint16_t code, uint32_t mask, uint32_t k, int size) {
+  NrSet t{};
+  const auto n = static_cast<uint64_t>(size);
+  if ((mask & (kSetWords * 64 - 1)) == kSetWords * 64 - 1 && op_of(code) != JSET) {
+    // nr & mask == nr: an interval.
+    switch (op_of(code)) {
+      case JEQ: set_range(t, std::min<uint64_t>(k, n), std::min<uint64_t>(uint64_t{k} + 1, n)); break;
+      case JGE: set_range(t, std::min<uint64_t>(k, n), n); break;
+      default: set_range(t, std::min<uint64_t>(uint64_t{k} + 1, n), n); break;  // JGT
+    }
+    return t;
+  }
+  for (uint32_t nr = 0; nr < n; nr++)
+    if (jump_holds(code, nr & mask, k)) t[nr / 64] |= uint64_t{1} << (nr % 64);
+  return t;
+}
+
+// Sets the bits of the nr for which the emulator reaches `ret #ALLOW`
+// (without the uprobe exception); false if the fast path does not apply (a
+// JA that could wrap, or size > 1024): then nothing is set.
+bool const_allow_set(const Program& orig, uint32_t arch, int size, NrSet* allow) {
+  const size_t n = orig.size();
+  if (size <= 0 || size > kSetWords * 64) return false;
+  for (size_t pc = 0; pc < n; pc++)
+    if (orig[pc].code == (JMP | JA) && pc + 1 + uint64_t{orig[pc].k} > n) return false;
+  static thread_local std::vector<std::vector<Entry>> at;
+  if (at.size() < n + 1) at.resize(n + 1);
+  for (size_t pc = 0; pc <= n; pc++) at[pc].clear();
+  auto add = [&](size_t pc, SymA a, const NrSet& s) {
+    if (pc >= n || !any(s)) return;  // ran off the end: not ALLOW
+    for (Entry& e : at[pc])
+      if (e.a == a) {
+        for (int w = 0; w < kSetWords; w++) e.set[w] |= s[w];
+        return;
+      }
+    at[pc].push_back({a, s});
+  };
+  NrSet all{};
+  set_range(all, 0, static_cast<uint64_t>(size));
+  add(0, SymA{false, 0}, all);
+  *allow = NrSet{};
+  for (size_t pc = 0; pc < n; pc++) {
+    const Insn& insn = orig[pc];
+    const uint32_t k = insn.k;
+    for (size_t ei = 0; ei < at[pc].size(); ei++) {
+      const Entry& e = at[pc][ei];  // add() only touches later pcs
+      switch (insn.code) {
+        case LD | W | ABS:
+          if (k == SD_OFF_NR) {
+            add(pc + 1, SymA{true, ~0u}, e.set);
+          } else if (k == SD_OFF_ARCH) {
+            add(pc + 1, SymA{false, arch}, e.set);
+          }  // else: not a constant load
+          break;
+        case RET | K:
+          if (k == SECCOMP_RET_ALLOW)
+            for (int w = 0; w < kSetWords; w++) (*allow)[w] |= e.set[w];
+          break;
+        case JMP | JA: add(pc + 1 + k, e.a, e.set); break;
+        case JMP | JEQ | K:
+        case JMP | JGE | K:
+        case JMP | JGT | K:
+        case JMP | JSET | K: {
+          if (!e.a.is_nr) {
+            add(pc + 1 + (jump_holds(insn.code, e.a.v, k) ? insn.jt : insn.jf), e.a, e.set);
+            break;
+          }
+          NrSet t = jump_set(insn.code, e.a.v, k, size), f;
+          for (int w = 0; w < kSetWords; w++) {
+            f[w] = e.set[w] & ~t[w];
+            t[w] &= e.set[w];
+          }
+          add(pc + 1 + insn.jt, e.a, t);
+          add(pc + 1 + insn.jf, e.a, f);
+          break;
+        }
+        case ALU | AND | K: add(pc + 1, SymA{e.a.is_nr, e.a.v & k}, e.set); break;
+        default: break;  // not emulated
+      }
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+Bitmap seccomp_const_allow_bitmap(const Program& orig, uint32_t arch, int size,
+                                  const KernelProfile& k, bool per_nr, bool* fast) {
+  Bitmap bm(static_cast<size_t>(std::max(size, 0)), false);
+  SeccompData sd;
+  sd.arch = arch;
+  NrSet allow;
+  const bool use_fast = !per_nr && const_allow_set(orig, arch, size, &allow);
+  if (fast) *fast = use_fast;
+  for (int nr = 0; nr < size; nr++) {
+    sd.nr = nr;
+    if (use_fast) {
+      bm[nr] = ((allow[nr / 64] >> (nr % 64)) & 1) || seccomp_uprobe_exception(sd, k);
+    } else {
+      bm[nr] = seccomp_is_const_allow(orig, sd, k);
+    }
+  }
+  return bm;
+}
+
+namespace {
+
 class LinuxModel final : public CacheModel {
  public:
   explicit LinuxModel(const KernelProfile& k) : CacheModel(k) {}
@@ -194,6 +345,13 @@ class LinuxModel final : public CacheModel {
 #else
     Bitmap bm = prev ? *prev : Bitmap(size, true);
 #endif
+#if SECDIFF_LINUX_BUG == 0
+    // The kernel's loop (the #else branch, which the seeded bugs keep), done for
+    // all nr at once: seccomp_const_allow_bitmap is tested equal to it.
+    const Bitmap allow = seccomp_const_allow_bitmap(f.orig, arch, size, *kernel_);
+    for (int nr = 0; nr < size; nr++)
+      if (bm[nr] && !allow[nr]) bm[nr] = false;
+#else
     SeccompData sd;
     sd.arch = arch;
     for (int nr = 0; nr < size; nr++) {
@@ -202,6 +360,7 @@ class LinuxModel final : public CacheModel {
       if (seccomp_is_const_allow(f.orig, sd, *kernel_)) continue;
       bm[nr] = false;
     }
+#endif
     return bm;
   }
 

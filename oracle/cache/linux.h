@@ -24,6 +24,14 @@ struct ConstAllowWhy {
 ConstAllowWhy seccomp_is_const_allow_why(const Program& orig, const SeccompData& sd,
                                          const KernelProfile& k);
 
+// The bitmap of seccomp_is_const_allow() over nr in [0, size) for one arch.
+// By default computed for all nr in one pass (the same emulator on sets of
+// nr, tests/unit/linux_cache_test.cc checks it against per_nr); per_nr runs
+// seccomp_is_const_allow() for every nr. *fast says which path ran.
+Bitmap seccomp_const_allow_bitmap(const Program& orig, uint32_t arch, int size,
+                                  const KernelProfile& k, bool per_nr = false,
+                                  bool* fast = nullptr);
+
 std::unique_ptr<CacheModel> make_linux_model(const KernelProfile& k);
 
 }  // namespace secdiff

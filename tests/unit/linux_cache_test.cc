@@ -1,8 +1,14 @@
 // The mainline cache: seccomp_is_const_allow and the bitmaps (kernel-seccomp.md §1.4-1.8).
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+
 #include "common/bpf_build.h"
 #include "oracle/cache/linux.h"
+#include "oracle/case_codec.h"
 #include "oracle/chain.h"
 
 namespace secdiff {
@@ -147,6 +153,107 @@ TEST(LinuxModel, CacheHitReturnsAllowWithoutMatch) {
   EXPECT_TRUE(r.cache_hit);
   EXPECT_EQ(r.ret, SECCOMP_RET_ALLOW);
   EXPECT_EQ(r.match, -1);
+}
+
+// seccomp_const_allow_bitmap's one-pass path against seccomp_is_const_allow per nr.
+void expect_bitmap_equal(const Program& p, unsigned* fast_runs, unsigned* runs) {
+  for (const KernelProfile* k : {&k61(), &k612(), &k618()})
+    for (uint32_t arch : {AUDIT_ARCH_X86_64, AUDIT_ARCH_I386, 0xc00000b7u}) {
+      const int size = arch == AUDIT_ARCH_I386 ? k->compat_nr : k->native_nr;
+      bool fast = false;
+      const Bitmap got = seccomp_const_allow_bitmap(p, arch, size, *k, false, &fast);
+      const Bitmap want = seccomp_const_allow_bitmap(p, arch, size, *k, true);
+      ASSERT_EQ(got, want) << "arch " << arch << " profile " << k->version << " program of "
+                           << p.size() << " insns";
+      *fast_runs += fast;
+      ++*runs;
+    }
+}
+
+// Programs made of what the emulator follows (and a little it does not),
+// with constants around the bitmap sizes and bit masks.
+Program random_emu_program(std::mt19937_64& r) {
+  auto below = [&](uint32_t n) { return static_cast<uint32_t>(r() % n); };
+  auto konst = [&]() -> uint32_t {
+    switch (below(6)) {
+      case 0: return below(1100);
+      case 1: return 1u << below(12);
+      case 2: return (1u << below(12)) - 1;
+      case 3: return static_cast<uint32_t>(r());
+      case 4: return below(2) ? AUDIT_ARCH_X86_64 : AUDIT_ARCH_I386;
+      default: return 0x40000000u | below(600);
+    }
+  };
+  const size_t n = 1 + below(below(4) ? 24 : 120);
+  Program p;
+  for (size_t pc = 0; pc + 1 < n; pc++) {
+    const uint32_t room = static_cast<uint32_t>(n - pc - 1);  // insns after this one
+    const uint32_t jt = below(std::min(room, 16u) + (below(20) ? 0 : 3));  // rarely off the end
+    const uint32_t jf = below(std::min(room, 16u) + (below(20) ? 0 : 3));
+    switch (below(12)) {
+      case 0: case 1: p.push_back(STMT(LD_ABS, SD_OFF_NR)); break;
+      case 2: p.push_back(STMT(LD_ABS, below(8) ? SD_OFF_ARCH : SD_OFF_ARGS)); break;
+      case 3: p.push_back(JUMP(JEQ_K, konst(), jt, jf)); break;
+      case 4: p.push_back(JUMP(JGE_K, konst(), jt, jf)); break;
+      case 5: p.push_back(JUMP(JGT_K, konst(), jt, jf)); break;
+      case 6: p.push_back(JUMP(JSET_K, konst(), jt, jf)); break;
+      case 7: p.push_back(STMT(ALU | AND | K, konst())); break;
+      case 8: p.push_back(STMT(JA_, below(room + 1))); break;
+      case 9:
+        p.push_back(STMT(RET_K, below(3) ? SECCOMP_RET_ALLOW
+                                         : below(2) ? SECCOMP_RET_ERRNO : SECCOMP_RET_ALLOW | 1));
+        break;
+      case 10: p.push_back(below(2) ? STMT(ALU | OR | K, 1) : JUMP(JEQ_X, 0, jt, jf)); break;
+      default: p.push_back(JUMP(JEQ_K, below(1100), jt, jf)); break;
+    }
+  }
+  p.push_back(STMT(RET_K, below(2) ? SECCOMP_RET_ALLOW : SECCOMP_RET_KILL_PROCESS));
+  return p;
+}
+
+TEST(ConstAllowBitmap, OnePassEqualsPerNrOnRandomPrograms) {
+  std::mt19937_64 r(20261206);
+  unsigned fast = 0, runs = 0;
+  for (int i = 0; i < 3000; i++) {
+    expect_bitmap_equal(random_emu_program(r), &fast, &runs);
+    if (HasFatalFailure()) return;
+  }
+  EXPECT_EQ(fast, runs);  // no JA runs off the end in these programs
+}
+
+TEST(ConstAllowBitmap, OnePassEqualsPerNrOnTheSeedCorpus) {
+  unsigned fast = 0, runs = 0, files = 0;
+  for (const auto& e : std::filesystem::directory_iterator(SECDIFF_SOURCE_DIR "/fuzzers/seeds")) {
+    std::ifstream f(e.path(), std::ios::binary);
+    std::ostringstream s;
+    s << f.rdbuf();
+    const Case c = decode_case(s.str());
+    files++;
+    for (const CaseFilter& cf : c.filters) expect_bitmap_equal(cf.prog, &fast, &runs);
+  }
+  EXPECT_GT(files, 10u);
+  EXPECT_EQ(fast, runs);
+}
+
+TEST(ConstAllowBitmap, FallsBackToPerNr) {
+  bool fast = true;
+  // A JA past the end (only possible in a program the checker rejects): per
+  // nr. (k = 0xffffffff would make the kernel's emulator spin, as it would.)
+  const Program wrap = {STMT(JA_, 0x10u), kAllow};
+  EXPECT_EQ(seccomp_const_allow_bitmap(wrap, AUDIT_ARCH_X86_64, 8, k61(), false, &fast),
+            Bitmap(8, false));
+  EXPECT_FALSE(fast);
+  // More than 1024 syscall numbers: per nr.
+  const Program p = {STMT(LD_ABS, SD_OFF_NR), JUMP(JGE_K, 1024, 0, 1), kAllow, STMT(RET_K, 0)};
+  const Bitmap b = seccomp_const_allow_bitmap(p, AUDIT_ARCH_X86_64, 1030, k61(), false, &fast);
+  EXPECT_FALSE(fast);
+  EXPECT_FALSE(b[1023]);
+  EXPECT_TRUE(b[1024]);
+  // The uprobe exception applies on the fast path too.
+  const Bitmap u = seccomp_const_allow_bitmap({STMT(RET_K, 0)}, AUDIT_ARCH_X86_64, 400, k618(), false, &fast);
+  EXPECT_TRUE(fast);
+  EXPECT_TRUE(u[335] && u[336]);
+  EXPECT_FALSE(u[334]);
 }
 
 }  // namespace
