@@ -570,9 +570,21 @@ std::vector<uint32_t> case_constants(const Case& c) {
       v.push_back(static_cast<uint32_t>(a >> 32));
     }
   }
+  // Sorting is most of the cost and the same case is mutated again and
+  // again: remember the answers for recent value lists (compared in full).
+  struct Slot {
+    std::vector<uint32_t> raw, sorted;
+  };
+  static thread_local std::vector<Slot> memo(64);
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (uint32_t x : v) h = (h ^ x) * 0x100000001b3ull;
+  Slot& slot = memo[(h ^ (h >> 29)) % memo.size()];
+  if (slot.raw == v) return slot.sorted;
+  slot.raw = v;
   std::sort(v.begin(), v.end());
   v.erase(std::unique(v.begin(), v.end()), v.end());
   if (v.size() > 256) v.resize(256);
+  slot.sorted = v;
   return v;
 }
 
