@@ -1,6 +1,7 @@
 #include "oracle/case.h"
 
 #include "oracle/seccomp_data.h"
+#include "oracle/strict_mode.h"
 
 namespace secdiff {
 
@@ -34,15 +35,22 @@ CasePrediction predict_case(const Case& c, const LoadEnv& env, uint64_t default_
   te.tracer = c.task.tracer;
   te.other_threads = c.task.other_threads;
   te.sigsys_handler = c.task.sigsys_handler;
+  bool strict = false;  // an earlier input entered SECCOMP_MODE_STRICT
   for (const CaseInput& in : c.inputs) {
     const SeccompData sd = case_seccomp_data(in, default_ip);
     RunResult r = p.chain.empty() ? RunResult{} : seccomp_run_filters(p.chain, sd);
-    p.observations.push_back(p.chain.empty() ? Observation{} : observe_input(p.chain, r, in, sd, te));
-    if (p.chain.empty()) {
-      p.observations.back().dispatched = true;
-      p.observations.back().returns = true;
+    if (strict) {
+      p.observations.push_back(strict_mode_observe(in, te));
+    } else {
+      p.observations.push_back(p.chain.empty() ? Observation{} : observe_input(p.chain, r, in, sd, te));
+      if (p.chain.empty()) {
+        p.observations.back().dispatched = true;
+        p.observations.back().returns = true;
+        strict = requests_strict_mode(in, true);
+      }
     }
     p.runs.push_back(r);
+    if (p.observations.back().killed) strict = false;  // the task is gone
   }
   return p;
 }

@@ -69,6 +69,7 @@ struct Observation {
   uint64_t sig_call_addr = 0;      // instruction pointer (address after the syscall insn)
   bool killed = false;            // the task (thread or process) dies of SIGSYS
   bool whole_process = false;     // KILL_PROCESS (or last thread)
+  bool strict_kill = false;       // killed in strict mode: SIGKILL, not SIGSYS
   bool ptrace_event = false;      // PTRACE_EVENT_SECCOMP stop; msg = data
   uint32_t ptrace_msg = 0;
   bool notify = false;            // USER_NOTIF sent to the listener of filter `match`

@@ -15,6 +15,7 @@
 #include "oracle/errno_names.h"
 #include "oracle/formats/formats.h"
 #include "oracle/seccomp_data.h"
+#include "oracle/strict_mode.h"
 
 namespace secdiff::vm {
 
@@ -182,7 +183,8 @@ std::vector<std::string> insn_lines(const Program& p) {
 std::string observation_str(const Observation& o) {
   std::string s = format_ret(o.ret) + " -> ";
   if (o.killed) {
-    s += o.whole_process ? "task killed (whole process) by SIGSYS" : "thread killed by SIGSYS";
+    const char* sig = o.strict_kill ? "SIGKILL (strict mode)" : "SIGSYS";
+    s += std::string(o.whole_process ? "task killed (whole process) by " : "thread killed by ") + sig;
   } else if (o.notify) {
     s += "USER_NOTIF notification to the listener";
   } else if (o.ptrace_event) {
@@ -494,6 +496,7 @@ std::vector<Mismatch> compare_case(const Case& c, const CaseResult& r, const Com
 
   // Inputs.
   const TaskEnv te = task_env(c);
+  bool strict = false;  // an earlier input put the task in SECCOMP_MODE_STRICT
   for (size_t i = 0; i < c.inputs.size() && i < r.outcomes.size(); i++) {
     const CaseInput& in = c.inputs[i];
     const KernelOutcome& o = r.outcomes[i];
@@ -512,15 +515,22 @@ std::vector<Mismatch> compare_case(const Case& c, const CaseResult& r, const Com
     const uint64_t ip = o.ip_used ? o.ip_used : in.ip.value_or(0);
     const SeccompData sd = make_seccomp_data(in.arch, in.nr, in.args, ip);
     Observation obs;
-    if (p.chain.empty()) {
+    const bool was_strict = strict;
+    if (strict) {
+      obs = strict_mode_observe(in, te);
+    } else if (p.chain.empty()) {
       obs.dispatched = true;
       obs.returns = true;
+      strict = requests_strict_mode(in, ctx.hello.features & kFeatureX32);
     } else {
       obs = observe_input(p.chain, seccomp_run_filters(p.chain, sd), in, sd, te);
     }
     const std::string details = install_text + strf("--- input %zu: %s", i, syscall_str(in.arch, in.nr).c_str()) +
                                 (in.ip && *in.ip != ip ? " (requested ip " + hex(*in.ip) + ", the kernel saw " + hex(ip) + ")" : "") +
-                                "\noracle trace:\n" + oracle_trace(p.chain, sd) + "oracle: " + observation_str(obs) +
+                                "\noracle trace:\n" +
+                                (was_strict ? std::string("  (strict mode, entered by an earlier input: __secure_computing_strict)\n")
+                                     : oracle_trace(p.chain, sd)) +
+                                "oracle: " + observation_str(obs) +
                                 "\nkernel: " + describe_outcome(o) + "\n";
     const std::string arch = std::string(arch_name(in.arch));
     const int ii = static_cast<int>(i);
@@ -531,6 +541,7 @@ std::vector<Mismatch> compare_case(const Case& c, const CaseResult& r, const Com
     // A dispatched syscall can end the task itself (exit, exit_group, a signal it
     // sends or causes); seccomp's own kills are always SIGSYS.
     if (!action_ok && exp == "dispatched" && o.kind == OutcomeKind::Killed && o.term_signal != SIGSYS) action_ok = true;
+    if (action_ok && obs.strict_kill && o.term_signal != SIGKILL) action_ok = false;  // do_exit(SIGKILL)
     if (!action_ok && exp == "returned-undispatched" && got == "returned") action_ok = true;
     if (!action_ok && exp == "TRACE-event" && got == "blocked" && o.ptrace_event) action_ok = true;
     if (!action_ok && exp == "USER_NOTIF" && o.notified) action_ok = true;
@@ -541,7 +552,7 @@ std::vector<Mismatch> compare_case(const Case& c, const CaseResult& r, const Com
             details, -1, ii, arch);
       continue;  // the other properties would only repeat it
     }
-    if (obs.killed && o.term_signal != SIGSYS)
+    if (obs.killed && !obs.strict_kill && o.term_signal != SIGSYS)
       b.add("action", "killed by another signal",
             strf("input %zu: killed by signal %d, expected SIGSYS", i, o.term_signal), details, -1, ii, arch);
     // errno-data: the value an undispatched syscall returns, TRACE message, rax after TRAP.

@@ -156,7 +156,7 @@ CaseResult answer(const Case& c, bool wrong, bool bad_bitmap, uint32_t features)
     k.ip_used = c.inputs[i].ip.value_or(kDefaultIp);
     if (o.killed) {
       k.kind = OutcomeKind::Killed;
-      k.term_signal = SIGSYS;
+      k.term_signal = o.strict_kill ? SIGKILL : SIGSYS;  // strict mode: do_exit(SIGKILL)
       k.whole_process = o.whole_process;
     } else if (o.notify) {
       k.kind = OutcomeKind::Returned;
