@@ -17,6 +17,7 @@
 #include "vm/locate.h"
 #include "vm/pool.h"
 #include "vm/runner.h"
+#include "vm/spawn.h"
 
 namespace secdiff::cli {
 
@@ -29,7 +30,7 @@ using namespace secdiff::vm;
 // Runs a command, returns its stdout; stderr passes through. Throws on failure.
 std::string run_capture(const std::string& exe, const std::vector<std::string>& args, const std::string& what) {
   bp::ipstream out;
-  bp::child c(bp::exe = exe, bp::args = args, bp::std_out > out, bp::std_in < bp::null);
+  bp::child c = spawn(bp::exe = exe, bp::args = args, bp::std_out > out, bp::std_in < bp::null);
   std::string all, line;
   while (std::getline(out, line)) all += line + "\n";
   c.wait();

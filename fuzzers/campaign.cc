@@ -12,11 +12,13 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 #include <stdexcept>
 
 #include "fuzzers/findings.h"
 #include "oracle/case_codec.h"
+#include "vm/spawn.h"
 
 namespace secdiff::fuzz {
 
@@ -50,6 +52,9 @@ uint64_t number_after(const std::string& line, const std::string& key) {
 
 pid_t spawn(const std::vector<std::string>& argv, const std::vector<std::pair<std::string, std::string>>& env,
             const std::string& log) {
+  // Not while a pool thread starts QEMU (vm/spawn.h): this child would keep
+  // that launch's error pipe open for its whole life.
+  std::unique_lock<std::mutex> lock(vm::spawn_mutex());
   const pid_t pid = fork();
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {

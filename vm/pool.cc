@@ -1,4 +1,5 @@
 #include "vm/pool.h"
+#include "vm/spawn.h"
 
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -70,7 +71,7 @@ class HostAgent : public AgentProcess {
     std::vector<std::string> args = {"--stdio", "--allow-any-syscall"};
     args.insert(args.end(), cfg_.extra_args.begin(), cfg_.extra_args.end());
     try {
-      child_ = bp::child(bp::exe = cfg_.agent, bp::args = args, bp::posix::fd.bind(0, sv[1]),
+      child_ = spawn(bp::exe = cfg_.agent, bp::args = args, bp::posix::fd.bind(0, sv[1]),
                          bp::posix::fd.bind(1, sv[1]), bp::std_err > log_);
     } catch (const std::exception& e) {
       ::close(sv[0]);

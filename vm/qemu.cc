@@ -1,4 +1,5 @@
 #include "vm/qemu.h"
+#include "vm/spawn.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -414,7 +415,7 @@ const Hello& QemuVm::start() {
            "-qmp", "unix:" + qmp_sock_ + ",server=on,wait=off"};
   argv_.insert(argv_.end(), cfg_.extra_args.begin(), cfg_.extra_args.end());
   try {
-    proc_ = std::make_unique<Proc>(Proc{bp::child(bp::exe = exe, bp::args = argv_,
+    proc_ = std::make_unique<Proc>(Proc{spawn(bp::exe = exe, bp::args = argv_,
                                                   bp::std_in < bp::null, (bp::std_out & bp::std_err) > qemu_log_)});
   } catch (const std::exception& e) {
     throw VmError(VmFailure::Boot, "cannot start " + exe + ": " + e.what());

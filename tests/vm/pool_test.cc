@@ -10,6 +10,7 @@
 #include <fstream>
 #include <map>
 #include <set>
+#include <thread>
 
 #include "host/case_file.h"
 #include "oracle/case_codec.h"
@@ -17,6 +18,7 @@
 #include "vm/pool.h"
 #include "vm/qemu.h"
 #include "vm/runner.h"
+#include "vm/spawn.h"
 
 namespace secdiff::vm {
 namespace {
@@ -386,6 +388,36 @@ TEST_F(FakeEnv, RunnerWithoutCacheDebugComparesNoBitmaps) {
   const DiffSummary s = runner.run(battery());
   EXPECT_FALSE(s.cache_compared);
   EXPECT_EQ(s.mismatches, 0u);
+}
+
+// Parallel launches (the pool boots one VM per core at once) must not wait for
+// each other's children: without spawn()'s lock a launch sometimes inherits
+// another's exec-error pipe and waits until that long-lived child exits.
+TEST(Spawn, ParallelLaunchesDoNotWaitForOtherChildren) {
+  namespace bp = boost::process;
+  std::mutex mu;
+  std::vector<bp::child> kids;
+  double worst = 0;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; t++)
+    threads.emplace_back([&] {
+      for (int i = 0; i < 25; i++) {
+        const auto t0 = std::chrono::steady_clock::now();
+        bp::child c = spawn(bp::exe = "/bin/sleep", bp::args = {"30"});
+        const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        std::lock_guard<std::mutex> l(mu);
+        worst = std::max(worst, s);
+        kids.push_back(std::move(c));
+      }
+    });
+  for (auto& t : threads) t.join();
+  for (bp::child& k : kids) {
+    std::error_code ec;
+    k.terminate(ec);
+  }
+  // A launch that waited for another child waited for its 30 s sleep.
+  EXPECT_LT(worst, 15.0) << "a launch waited for another thread's child";
+  EXPECT_EQ(kids.size(), 200u);
 }
 
 }  // namespace
