@@ -17,6 +17,7 @@
 #include "oracle/evaluator.h"
 #include "oracle/formats/formats.h"
 #include "oracle/interpreter.h"
+#include "oracle/prefix_by_nr.h"
 #include "oracle/seccomp_data.h"
 #include "oracle/validator.h"
 
@@ -147,29 +148,30 @@ void emit_bpf_coverage(const Program& p, const std::vector<uint8_t>& cov, unsign
 }
 
 // How a chain treats (arch, nr) whatever the args/ip: by the prefix of each
-// filter up to its first load of a word other than nr/arch.
+// filter up to its first load of a word other than nr/arch, newest filter first.
 enum class Cls { Allow, Deny, Depends };
-Cls classify(const FilterChain& chain, uint32_t arch, int32_t nr, uint32_t* deny_ret,
-             int* deny_filter) {
-  SeccompData sd;
-  sd.arch = arch;
-  sd.nr = nr;
-  bool depends = false;
+struct BitClass {
+  Cls cls = Cls::Allow;
+  uint32_t deny_ret = 0;
+  int deny_filter = -1;
+};
+std::vector<BitClass> classify_all(const FilterChain& chain, uint32_t arch, uint32_t count) {
+  std::vector<BitClass> out(count);
+  std::vector<bool> done(count, false);
   const auto& fs = chain.filters();
   for (size_t i = fs.size(); i-- > 0;) {
-    BpfState st;
-    const uint32_t ret = bpf_run_prefix(fs[i].insns, sd, &st);
-    if (st.stopped) {
-      depends = true;
-      continue;
-    }
-    if (!is_allow(ret)) {
-      *deny_ret = ret;
-      *deny_filter = static_cast<int>(i);
-      return Cls::Deny;
+    const std::vector<PrefixOutcome> pre = bpf_prefix_by_nr(fs[i].insns, arch, count);
+    for (uint32_t n = 0; n < count; n++) {
+      if (done[n]) continue;
+      if (pre[n].stopped) {
+        out[n].cls = Cls::Depends;
+      } else if (!is_allow(pre[n].ret)) {
+        out[n] = BitClass{Cls::Deny, pre[n].ret, static_cast<int>(i)};
+        done[n] = true;
+      }
     }
   }
-  return depends ? Cls::Depends : Cls::Allow;
+  return out;
 }
 
 struct ModelState {
@@ -194,6 +196,7 @@ struct ChainEntry {
   std::vector<Finding> static_findings;
   std::vector<DepBit> dependent;  // linux bits whose filters read args/ip, left to the inputs
   Bitmap bits[2];                 // the linux bitmaps (native, compat)
+  std::vector<BitClass> cls[2];   // classify_all() per bit, made on first use
   std::vector<uint8_t> verdict[2];  // per bit: 0 not checked yet, 1 checked
   bool deny_found = false, args_found = false;
   unsigned exact_calls = 0;
@@ -295,9 +298,12 @@ void check_linux_bit(ChainEntry& e, const std::string& model, CacheArch a, int32
   verdict = 1;
   const uint32_t audit = cache_arch_audit(a);
   if (uprobe_exception(k, audit, n)) return;
-  uint32_t ret = 0;
-  int filter = -1;
-  const Cls cls = classify(e.chain, audit, n, &ret, &filter);
+  if (e.cls[ai].size() != e.bits[ai].size())
+    e.cls[ai] = classify_all(e.chain, audit, static_cast<uint32_t>(e.bits[ai].size()));
+  const BitClass& bc = e.cls[ai][static_cast<size_t>(n)];
+  const Cls cls = bc.cls;
+  const uint32_t ret = bc.deny_ret;
+  const int filter = bc.deny_filter;
   if (cls == Cls::Allow) return;
   if (cls == Cls::Deny) {
     if (e.deny_found) return;

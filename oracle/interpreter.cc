@@ -35,11 +35,11 @@ struct CovHook {
 // seccomp-checked classic filter, as ___bpf_prog_run (kernel/bpf/core.c) and
 // the x86-64 JIT execute it.
 template <class Hook, bool kPrefix = false>
-inline uint32_t run(const Program& p, const SeccompData& sd, Hook hook, BpfState* st = nullptr) {
+inline uint32_t run(const Program& p, const SeccompData& sd, Hook hook, BpfState* st = nullptr, bool resume = false) {
   uint32_t A_ = 0, X_ = 0;
   uint32_t M[MEMWORDS] = {};
   unsigned pc = 0;
-  if (st && !kPrefix) {  // resume a saved state
+  if (st && resume) {  // resume a saved state
     A_ = st->a;
     X_ = st->x;
     std::memcpy(M, st->mem, sizeof M);
@@ -147,7 +147,12 @@ uint32_t bpf_run_prefix(const Program& insns, const SeccompData& sd, BpfState* s
 
 uint32_t bpf_run_from(const Program& insns, const SeccompData& sd, const BpfState& st) {
   BpfState copy = st;
-  return run(insns, sd, NoHook{}, &copy);
+  return run(insns, sd, NoHook{}, &copy, true);
+}
+
+uint32_t bpf_run_prefix_from(const Program& insns, const SeccompData& sd, BpfState* st) {
+  st->stopped = false;
+  return run<NoHook, true>(insns, sd, NoHook{}, st, true);
 }
 
 }  // namespace secdiff

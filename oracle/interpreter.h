@@ -52,5 +52,7 @@ struct BpfState {
 uint32_t bpf_run_prefix(const Program& insns, const SeccompData& sd, BpfState* st);
 // Continues from a state saved by bpf_run_prefix.
 uint32_t bpf_run_from(const Program& insns, const SeccompData& sd, const BpfState& st);
+// bpf_run_prefix() started from the state *st (pc, A, X, M[]) instead of the entry.
+uint32_t bpf_run_prefix_from(const Program& insns, const SeccompData& sd, BpfState* st);
 
 }  // namespace secdiff
