@@ -570,21 +570,37 @@ std::vector<uint32_t> case_constants(const Case& c) {
       v.push_back(static_cast<uint32_t>(a >> 32));
     }
   }
-  // Sorting is most of the cost and the same case is mutated again and
-  // again: remember the answers for recent value lists (compared in full).
-  struct Slot {
-    std::vector<uint32_t> raw, sorted;
-  };
-  static thread_local std::vector<Slot> memo(64);
-  uint64_t h = 0xcbf29ce484222325ull;
-  for (uint32_t x : v) h = (h ^ x) * 0x100000001b3ull;
-  Slot& slot = memo[(h ^ (h >> 29)) % memo.size()];
-  if (slot.raw == v) return slot.sorted;
-  slot.raw = v;
-  std::sort(v.begin(), v.end());
-  v.erase(std::unique(v.begin(), v.end()), v.end());
-  if (v.size() > 256) v.resize(256);
-  slot.sorted = v;
+  // Distinct values in first-seen order (an open-addressing set stamped per
+  // call, so it is never cleared), then the 256 smallest: linear, where a
+  // sort was most of the mutator's time on real filters.
+  static thread_local std::vector<uint64_t> seen;  // (stamp << 32) | value
+  static thread_local uint64_t stamp = 0;
+  size_t cap = 64;
+  while (cap < 2 * v.size()) cap <<= 1;
+  if (seen.size() < cap) seen.assign(cap, 0);
+  if (++stamp >> 32) {  // after 2^32 calls
+    std::fill(seen.begin(), seen.end(), 0);
+    stamp = 1;
+  }
+  const size_t mask = seen.size() - 1;  // a power of two
+  size_t out = 0;
+  for (const uint32_t x : v) {
+    size_t h = (x * 0x9e3779b97f4a7c15ull) >> 40;
+    for (;; h++) {
+      uint64_t& slot = seen[h & mask];
+      if (slot >> 32 != stamp) {
+        slot = stamp << 32 | x;
+        v[out++] = x;
+        break;
+      }
+      if (static_cast<uint32_t>(slot) == x) break;
+    }
+  }
+  v.resize(out);
+  if (v.size() > 256) {
+    std::nth_element(v.begin(), v.begin() + 255, v.end());
+    v.resize(256);
+  }
   return v;
 }
 

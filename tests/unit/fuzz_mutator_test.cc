@@ -178,6 +178,29 @@ TEST(FuzzMutator, ConstantsComeFromTheCase) {
   EXPECT_GT(hits, 20);
 }
 
+TEST(FuzzMutator, ConstantsAreDistinctAndTheSmallest256) {
+  Case c;
+  Program p;
+  for (uint32_t i = 0; i < 600; i++) p.push_back({JMP | JEQ | K, 0, 0, (i * 7919u) % 400u + 1000u});  // 400 distinct, repeated
+  p.push_back({RET | K, 0, 0, 5});
+  p.push_back({RET | K, 0, 0, 5});
+  c.filters.push_back({p, 0});
+  for (int round = 0; round < 3; round++) {  // the set is reused across calls
+    std::vector<uint32_t> k = case_constants(c);
+    ASSERT_EQ(k.size(), 256u);
+    std::sort(k.begin(), k.end());
+    EXPECT_EQ(std::adjacent_find(k.begin(), k.end()), k.end()) << "duplicates";
+    EXPECT_EQ(k.front(), 5u);
+    EXPECT_EQ(k.back(), 1254u);  // 5 and 1000..1254
+  }
+  c.filters[0].prog.resize(10);
+  c.filters[0].prog.push_back({RET | K, 0, 0, 5});
+  std::vector<uint32_t> k = case_constants(c);
+  std::sort(k.begin(), k.end());
+  EXPECT_EQ(k.size(), std::set<uint32_t>(k.begin(), k.end()).size());
+  EXPECT_EQ(k.size(), 11u);  // 10 distinct jump constants and 5
+}
+
 // The RFC's prev == NULL flaw: an older filter that allows getpid only with
 // args[0] == 0, a newer filter that allows everything; getpid(0) fills the
 // per-task cache and getpid(1) is then wrongly allowed.
