@@ -32,7 +32,9 @@ unsigned expect_same(const Program& checked, uint32_t arch, uint32_t count) {
     BpfState st;
     const uint32_t want = bpf_run_prefix(checked, sd, &st);
     EXPECT_EQ(got[nr].stopped, st.stopped) << "nr " << nr;
-    if (!st.stopped) EXPECT_EQ(got[nr].ret, want) << "nr " << nr;
+    if (!st.stopped) {
+      EXPECT_EQ(got[nr].ret, want) << "nr " << nr;
+    }
     if (got[nr].stopped != st.stopped || (!st.stopped && got[nr].ret != want)) {
       ADD_FAILURE() << disassemble(checked);
       return nr;
