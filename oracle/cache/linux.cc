@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <vector>
 
 // Seeded-bug benchmark (bench/seeded_bugs, docs/fuzzing.md): build-time variants
@@ -163,8 +164,15 @@ bool jump_holds(uint16_t code, uint32_t a, uint32_t k) {
   }
 }
 
+// Sets the bits [lo, hi) a word at a time.
 void set_range(NrSet& s, uint64_t lo, uint64_t hi) {
-  for (uint64_t nr = lo; nr < hi; nr++) s[nr / 64] |= uint64_t{1} << (nr % 64);
+  while (lo < hi) {
+    const uint64_t w = lo / 64, end = std::min(hi, (w + 1) * 64);
+    const uint64_t width = end - lo;
+    const uint64_t bits = width == 64 ? ~uint64_t{0} : ((uint64_t{1} << width) - 1);
+    s[w] |= bits << (lo % 64);
+    lo = end;
+  }
 }
 
 // {nr in [0, size) : the jump `code` holds for A = nr & mask}.
@@ -262,13 +270,22 @@ Bitmap seccomp_const_allow_bitmap(const Program& orig, uint32_t arch, int size,
   NrSet allow;
   const bool use_fast = !per_nr && const_allow_set(orig, arch, size, &allow);
   if (fast) *fast = use_fast;
-  for (int nr = 0; nr < size; nr++) {
-    sd.nr = nr;
-    if (use_fast) {
-      bm[nr] = ((allow[nr / 64] >> (nr % 64)) & 1) || seccomp_uprobe_exception(sd, k);
-    } else {
+  if (!use_fast) {
+    for (int nr = 0; nr < size; nr++) {
+      sd.nr = nr;
       bm[nr] = seccomp_is_const_allow(orig, sd, k);
     }
+    return bm;
+  }
+  // The set bits a word at a time; the uprobe exception only ever adds 335 or 336.
+  for (int w = 0; w < kSetWords; w++)
+    for (uint64_t bits = allow[w]; bits; bits &= bits - 1) {
+      const int nr = w * 64 + std::countr_zero(bits);
+      if (nr < size) bm[nr] = true;
+    }
+  for (int nr : {335, 336}) {
+    sd.nr = nr;
+    if (nr < size && seccomp_uprobe_exception(sd, k)) bm[nr] = true;
   }
   return bm;
 }
