@@ -22,9 +22,13 @@ struct KernelProfile {
   std::string version;        // "6.1", "6.12", "6.18"
   int native_nr = 0;          // NR_syscalls (SECCOMP_ARCH_NATIVE_NR)
   int compat_nr = 0;          // IA32_NR_syscalls (SECCOMP_ARCH_COMPAT_NR)
-  bool uretprobe_exception = false;  // native nr 335 passes the cache (cf6cb56ef244)
-  bool uprobe_exception = false;     // native nr 336 passes the cache
+  bool uretprobe_exception = false;  // native nr kNrUretprobe passes the cache (cf6cb56ef244)
+  bool uprobe_exception = false;     // native nr kNrUprobe passes the cache
 };
+
+// x86_64 __NR_uretprobe and __NR_uprobe: seccomp_uprobe_exception()'s numbers.
+inline constexpr int kNrUretprobe = 335;
+inline constexpr int kNrUprobe = 336;
 
 // Known profiles; the default is the newest.
 const std::vector<KernelProfile>& kernel_profiles();

@@ -34,7 +34,8 @@ bool seccomp_uprobe_exception(const SeccompData& sd, const KernelProfile& k) {
 #else
   if (sd.arch != AUDIT_ARCH_X86_64) return false;
 #endif
-  return (k.uretprobe_exception && sd.nr == 335) || (k.uprobe_exception && sd.nr == 336);
+  return (k.uretprobe_exception && sd.nr == kNrUretprobe) ||
+         (k.uprobe_exception && sd.nr == kNrUprobe);
 }
 
 }  // namespace
@@ -277,13 +278,13 @@ Bitmap seccomp_const_allow_bitmap(const Program& orig, uint32_t arch, int size,
     }
     return bm;
   }
-  // The set bits a word at a time; the uprobe exception only ever adds 335 or 336.
+  // The set bits a word at a time; the uprobe exception only ever adds its two numbers.
   for (int w = 0; w < kSetWords; w++)
     for (uint64_t bits = allow[w]; bits; bits &= bits - 1) {
       const int nr = w * 64 + std::countr_zero(bits);
       if (nr < size) bm[nr] = true;
     }
-  for (int nr : {335, 336}) {
+  for (int nr : {kNrUretprobe, kNrUprobe}) {
     sd.nr = nr;
     if (nr < size && seccomp_uprobe_exception(sd, k)) bm[nr] = true;
   }

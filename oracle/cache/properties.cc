@@ -10,7 +10,7 @@ namespace {
 // cached ALLOW whatever the filters say.
 bool is_exception(const KernelProfile& k, CacheArch a, int nr) {
   if (a != CacheArch::Native) return false;
-  return (k.uretprobe_exception && nr == 335) || (k.uprobe_exception && nr == 336);
+  return (k.uretprobe_exception && nr == kNrUretprobe) || (k.uprobe_exception && nr == kNrUprobe);
 }
 
 }  // namespace
