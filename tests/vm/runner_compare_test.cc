@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <tuple>
+#include <vector>
+
 #include "oracle/bpf.h"
 #include "oracle/seccomp_abi.h"
 #include "vm/runner.h"
@@ -74,6 +77,46 @@ TEST(RunnerCompare, Int80WithAndWithoutIa32Emulation) {
     const CompareContext ctx = make_context(h, "linux");
     const Case c = errno_case(r.arch);
     EXPECT_EQ(properties(compare_case(c, result(r.outcome), ctx, 1)), r.want) << r.what;
+  }
+}
+
+
+// Strict mode lasts only as long as the task: after a kill or a blocked
+// syscall the agent runs the remaining inputs in a new task.
+TEST(RunnerCompare, StrictModeEndsWithTheTask) {
+  KernelOutcome blocked;
+  blocked.kind = OutcomeKind::Blocked;
+  struct StrictRow {
+    const char* what;
+    std::vector<KernelOutcome> outcomes;  // for prctl(strict), getppid, pause
+    const char* want;
+  };
+  const StrictRow rows[] = {
+      {"kill, then a new task", {returned(0), killed(SIGKILL), returned(1)}, ""},
+      {"kill, then a new task that blocks", {returned(0), killed(SIGKILL), blocked}, ""},
+      {"strict mode not entered", {returned(0), returned(1), returned(1)},
+       "action:expected killed-process, kernel returned;action:expected killed-process, kernel returned;"},
+      {"a strict kill is SIGKILL, not SIGSYS", {returned(0), killed(SIGSYS), returned(1)},
+       "action:expected killed-process, kernel killed-process;"},
+  };
+  Hello h;
+  h.kernel_release = "6.1.0-test";
+  h.features = kFeatureIa32;
+  const CompareContext ctx = make_context(h, "linux");
+  Case c;
+  c.name = "strict";
+  for (const auto& [nr, a0, a1] : {std::tuple{157u, 22u, 1u}, {110u, 0u, 0u}, {34u, 0u, 0u}}) {
+    CaseInput in;
+    in.arch = Arch::X86_64;
+    in.nr = nr;
+    in.args[0] = a0;
+    in.args[1] = a1;
+    c.inputs.push_back(in);
+  }
+  for (const StrictRow& r : rows) {
+    CaseResult res;
+    res.outcomes = r.outcomes;
+    EXPECT_EQ(properties(compare_case(c, res, ctx, 1)), r.want) << r.what;
   }
 }
 
