@@ -4,6 +4,7 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -244,32 +245,41 @@ ModelState& model_state(ChainEntry& e, const std::string& name, const KernelProf
   return model_state(e, name, k);
 }
 
-std::string chain_key(const Case& c) {
-  std::string k;
+// The memo key: the chain's programs and flags, into a reused buffer.
+void chain_key(const Case& c, std::string& k) {
+  size_t n = 1;
+  for (const CaseFilter& f : c.filters) n += 8 + 8 * f.prog.size();
+  k.clear();
+  k.reserve(n);
   k.push_back(c.task.no_new_privs ? 1 : 0);
   for (const CaseFilter& f : c.filters) {
     k.append(reinterpret_cast<const char*>(&f.flags), 4);
-    const uint32_t n = static_cast<uint32_t>(f.prog.size());
-    k.append(reinterpret_cast<const char*>(&n), 4);
+    const uint32_t len = static_cast<uint32_t>(f.prog.size());
+    k.append(reinterpret_cast<const char*>(&len), 4);
     for (const Insn& i : f.prog) {
-      k.append(reinterpret_cast<const char*>(&i.code), 2);
-      k.push_back(static_cast<char>(i.jt));
-      k.push_back(static_cast<char>(i.jf));
-      k.append(reinterpret_cast<const char*>(&i.k), 4);
+      char b[8];
+      std::memcpy(b, &i.code, 2);
+      b[2] = static_cast<char>(i.jt);
+      b[3] = static_cast<char>(i.jf);
+      std::memcpy(b + 4, &i.k, 4);
+      k.append(b, 8);
     }
   }
-  return k;
 }
 
 ChainEntry& chain_entry(const Case& c, const CheckOptions& opt, bool* fresh) {
   Memo& m = memo();
-  std::string ok = opt.kernel;
-  for (const auto& s : opt.models) ok += "," + s;
+  static thread_local std::string ok, key;  // reused: no allocation per call
+  ok = opt.kernel;
+  for (const auto& s : opt.models) {
+    ok += ',';
+    ok += s;
+  }
   if (ok != m.opt_key) {
     m.map.clear();
     m.opt_key = ok;
   }
-  std::string key = chain_key(c);
+  chain_key(c, key);
   auto it = m.map.find(key);
   if (it != m.map.end()) {
     *fresh = false;
@@ -279,10 +289,11 @@ ChainEntry& chain_entry(const Case& c, const CheckOptions& opt, bool* fresh) {
   auto e = std::make_unique<ChainEntry>();
   LoadEnv env;
   env.no_new_privs = c.task.no_new_privs;
+  e->installs.reserve(c.filters.size());
   for (const CaseFilter& f : c.filters) e->installs.push_back(e->chain.install(f.prog, f.flags, env));
   *fresh = true;
   e->key_hash = std::hash<std::string>{}(key);
-  return *m.map.emplace(std::move(key), std::move(e)).first->second;
+  return *m.map.emplace(key, std::move(e)).first->second;
 }
 
 // The linux property for one set bit: Allow bits are fine; Deny bits are
@@ -353,6 +364,9 @@ void linux_static_check(ChainEntry& e, ModelState& ms, const KernelProfile& k,
     return;
   }
   std::vector<int32_t> rel;
+  size_t n_insns = 0;
+  for (const Filter& f : e.chain.filters()) n_insns += f.orig.size();
+  rel.reserve(4 * n_insns);
   for (const Filter& f : e.chain.filters())
     for (const Insn& i : f.orig)
       if ((is_cond_jump(i.code) && src_of(i.code) == K) || i.code == (ALU | AND | K)) {
@@ -457,11 +471,13 @@ std::vector<Finding> check_cache_soundness(const Case& c, const CheckOptions& op
 
   // The plain chain on every input (with BPF coverage when asked).
   const size_t n_in = c.inputs.size();
-  std::vector<SeccompData> sds(n_in);
-  std::vector<uint32_t> rets(n_in, SECCOMP_RET_ALLOW);
+  static thread_local std::vector<SeccompData> sds;  // reused: no allocation per call
+  static thread_local std::vector<uint32_t> rets;
+  sds.resize(n_in);
+  rets.assign(n_in, SECCOMP_RET_ALLOW);
   for (size_t j = 0; j < n_in; j++) sds[j] = case_seccomp_data(c.inputs[j]);
   if (opt.coverage) {
-    std::vector<uint8_t> cov;
+    static thread_local std::vector<uint8_t> cov;
     for (size_t i = fs.size(); i-- > 0;) {
       const Program& p = fs[i].insns;
       cov.assign(p.size(), 0);

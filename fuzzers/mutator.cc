@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 #include <utility>
 
 #include "oracle/case_codec.h"
@@ -442,6 +443,7 @@ struct JumpRef {
 
 std::vector<JumpRef> jumps_of(const Program& p) {
   std::vector<JumpRef> v;
+  v.reserve(2 * p.size());
   for (size_t pc = 0; pc < p.size(); pc++) {
     const Insn& i = p[pc];
     if (is_cond(i.code)) {
@@ -554,6 +556,9 @@ bool program_is_valid(const Program& p) {
 
 std::vector<uint32_t> case_constants(const Case& c) {
   std::vector<uint32_t> v;
+  size_t n = 13 * c.inputs.size();
+  for (const CaseFilter& f : c.filters) n += f.prog.size();
+  v.reserve(n);
   for (const CaseFilter& f : c.filters) {
     for (const Insn& i : f.prog) {
       const uint16_t cls = class_of(i.code);
@@ -878,11 +883,16 @@ void CaseMutator::mutate(Case& c, uint64_t seed) const {
   Rng r(seed);
   const unsigned rounds = 1 + (r.chance(0.5) ? 0 : r.below(4));
   for (unsigned round = 0; round < rounds; round++) {
-    const std::vector<uint32_t> consts = case_constants(c);
+    // Computed at first use: half of the edits need no constants.
+    std::optional<std::vector<uint32_t>> lazy;
+    const auto consts = [&]() -> const std::vector<uint32_t>& {
+      if (!lazy) lazy = case_constants(c);
+      return *lazy;
+    };
     const uint32_t what = r.below(100);
     if (c.filters.empty() || what < 50) {  // a program
-      if (c.filters.empty()) c.filters.push_back(CaseFilter{generate_program(r, consts), 0});
-      mutate_program(r, r.pick(c.filters).prog, consts);
+      if (c.filters.empty()) c.filters.push_back(CaseFilter{generate_program(r, consts()), 0});
+      mutate_program(r, r.pick(c.filters).prog, consts());
       // Keep the chain within the codec's limits.
       for (CaseFilter& f : c.filters)
         if (f.prog.size() > MAXINSNS) f.prog.resize(MAXINSNS);
@@ -890,10 +900,10 @@ void CaseMutator::mutate(Case& c, uint64_t seed) const {
       switch (r.below(7)) {
         case 0: case 1:
           if (c.filters.size() < std::min<size_t>(opt_.max_filters, kMaxCaseFilters)) {
-            CaseFilter f{generate_program(r, consts), 0};
+            CaseFilter f{generate_program(r, consts()), 0};
             if (r.chance(0.3)) {
               f = r.pick(c.filters);
-              mutate_program(r, f.prog, consts);
+              mutate_program(r, f.prog, consts());
             }
             c.filters.insert(c.filters.begin() + r.below(static_cast<uint32_t>(c.filters.size() + 1)),
                              std::move(f));
@@ -927,14 +937,14 @@ void CaseMutator::mutate(Case& c, uint64_t seed) const {
       }
     } else {  // the inputs
       if (c.inputs.empty()) {
-        c.inputs.push_back(generate_input(r, consts));
+        c.inputs.push_back(generate_input(r, consts()));
         continue;
       }
       switch (r.below(10)) {
         case 0: case 1:
           if (c.inputs.size() < std::min<size_t>(opt_.max_inputs, kMaxCaseInputs))
             c.inputs.insert(c.inputs.begin() + r.below(static_cast<uint32_t>(c.inputs.size() + 1)),
-                            generate_input(r, consts));
+                            generate_input(r, consts()));
           break;
         case 2:
           if (c.inputs.size() > 1) c.inputs.erase(c.inputs.begin() + r.below(static_cast<uint32_t>(c.inputs.size())));
@@ -942,24 +952,24 @@ void CaseMutator::mutate(Case& c, uint64_t seed) const {
         case 3: {  // the same syscall again with other arguments (per-task caches)
           if (c.inputs.size() >= kMaxCaseInputs) break;
           CaseInput in = r.pick(c.inputs);
-          tweak_loaded_word(r, c, in, consts);
+          tweak_loaded_word(r, c, in, consts());
           c.inputs.insert(c.inputs.begin() + r.below(static_cast<uint32_t>(c.inputs.size() + 1)), in);
           break;
         }
         case 4: {  // nr
           CaseInput& in = r.pick(c.inputs);
-          const CaseInput g = generate_input(r, consts);
+          const CaseInput g = generate_input(r, consts());
           in.nr = r.chance(0.5) ? g.nr : in.nr + (r.chance(0.5) ? 1 : -1);
           break;
         }
         case 5: r.pick(c.inputs).arch = static_cast<Arch>(r.below(3)); break;
         case 6: {  // a word the programs load
-          tweak_loaded_word(r, c, r.pick(c.inputs), consts);
+          tweak_loaded_word(r, c, r.pick(c.inputs), consts());
           break;
         }
         case 7: {  // one 32-bit half of an argument or of ip
           CaseInput& in = r.pick(c.inputs);
-          const uint32_t h = !consts.empty() && r.chance(0.7) ? r.pick(consts)
+          const uint32_t h = !consts().empty() && r.chance(0.7) ? r.pick(consts())
                                                               : r.pick(magic_values());
           const int which = static_cast<int>(r.below(7));
           uint64_t cur = which < 6 ? in.args[which] : in.ip.value_or(0);
@@ -978,7 +988,7 @@ void CaseMutator::mutate(Case& c, uint64_t seed) const {
             std::swap(c.inputs[a], c.inputs[b]);
           }
           break;
-        default: r.pick(c.inputs) = generate_input(r, consts); break;
+        default: r.pick(c.inputs) = generate_input(r, consts()); break;
       }
     }
   }

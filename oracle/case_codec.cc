@@ -1,6 +1,15 @@
 #include "oracle/case_codec.h"
 
+#include <bit>
+#include <cstddef>
+#include <cstring>
+
 namespace secdiff {
+
+// The wire layout of an instruction is struct sock_filter's, little-endian:
+// on a little-endian host a program is copied as it is.
+static_assert(sizeof(Insn) == 8 && offsetof(Insn, jt) == 2 && offsetof(Insn, jf) == 3 && offsetof(Insn, k) == 4);
+constexpr bool kInsnsAsIs = std::endian::native == std::endian::little;
 
 void encode_case(WireWriter& w, const Case& c) {
   w.u8(kCaseCodecVersion);
@@ -12,6 +21,10 @@ void encode_case(WireWriter& w, const Case& c) {
     if (f.prog.size() > 0xffff) throw WireError("filter too long");
     w.u32(f.flags);
     w.u16(static_cast<uint16_t>(f.prog.size()));
+    if constexpr (kInsnsAsIs) {
+      w.bytes(f.prog.data(), f.prog.size() * sizeof(Insn));
+      continue;
+    }
     for (const Insn& i : f.prog) {
       w.u16(i.code);
       w.u8(i.jt);
@@ -40,6 +53,7 @@ Case decode_case(WireReader& r) {
   c.task.sigsys_handler = t & 8;
   const uint8_t nf = r.u8();
   if (nf > kMaxCaseFilters) throw WireError("too many filters");
+  c.filters.reserve(nf);
   for (unsigned i = 0; i < nf; i++) {
     CaseFilter f;
     f.flags = r.u32();
@@ -47,6 +61,11 @@ Case decode_case(WireReader& r) {
     if (len > 4096) throw WireError("filter longer than 4096 instructions");
     if (static_cast<size_t>(len) * 8 > r.remaining()) throw WireError("truncated filter");
     f.prog.resize(len);
+    if constexpr (kInsnsAsIs) {
+      r.bytes(f.prog.data(), f.prog.size() * sizeof(Insn));
+      c.filters.push_back(std::move(f));
+      continue;
+    }
     for (Insn& in : f.prog) {
       in.code = r.u16();
       in.jt = r.u8();
@@ -57,6 +76,7 @@ Case decode_case(WireReader& r) {
   }
   const uint8_t ni = r.u8();
   if (ni > kMaxCaseInputs) throw WireError("too many inputs");
+  c.inputs.reserve(ni);
   for (unsigned i = 0; i < ni; i++) {
     CaseInput in;
     const uint8_t arch = r.u8();
@@ -74,6 +94,9 @@ Case decode_case(WireReader& r) {
 
 std::string encode_case(const Case& c) {
   WireWriter w;
+  size_t n = 4 + 66 * c.inputs.size();
+  for (const CaseFilter& f : c.filters) n += 6 + 8 * f.prog.size();
+  w.reserve(n);
   encode_case(w, c);
   return std::move(w.data());
 }

@@ -30,6 +30,7 @@ class WireWriter {
     buf_.insert(buf_.end(), s.begin(), s.end());
   }
   void bytes(const void* p, size_t n) { put(p, n); }
+  void reserve(size_t n) { buf_.reserve(n); }
   std::string& data() { return buf_; }
   const std::string& data() const { return buf_; }
 
