@@ -1,6 +1,7 @@
 #include "fuzzers/checks.h"
 
 #include <algorithm>
+#include <bit>
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
@@ -196,7 +197,9 @@ struct ChainEntry {
   bool static_done = false;
   std::vector<Finding> static_findings;
   std::vector<DepBit> dependent;  // linux bits whose filters read args/ip, left to the inputs
-  Bitmap bits[2];                 // the linux bitmaps (native, compat)
+  std::vector<uint64_t> bits[2];  // the linux bitmaps (native, compat) as words
+  size_t nbits[2] = {0, 0};       // their sizes in bits
+  bool bit(unsigned ai, size_t n) const { return n < nbits[ai] && (bits[ai][n / 64] >> (n % 64)) & 1; }
   std::vector<BitClass> cls[2];   // classify_all() per bit, made on first use
   std::vector<uint8_t> verdict[2];  // per bit: 0 not checked yet, 1 checked
   bool deny_found = false, args_found = false;
@@ -256,14 +259,8 @@ void chain_key(const Case& c, std::string& k) {
     k.append(reinterpret_cast<const char*>(&f.flags), 4);
     const uint32_t len = static_cast<uint32_t>(f.prog.size());
     k.append(reinterpret_cast<const char*>(&len), 4);
-    for (const Insn& i : f.prog) {
-      char b[8];
-      std::memcpy(b, &i.code, 2);
-      b[2] = static_cast<char>(i.jt);
-      b[3] = static_cast<char>(i.jf);
-      std::memcpy(b + 4, &i.k, 4);
-      k.append(b, 8);
-    }
+    static_assert(sizeof(Insn) == 8);  // code, jt, jf, k: no padding
+    k.append(reinterpret_cast<const char*>(f.prog.data()), f.prog.size() * sizeof(Insn));
   }
 }
 
@@ -303,14 +300,14 @@ ChainEntry& chain_entry(const Case& c, const CheckOptions& opt, bool* fresh) {
 void check_linux_bit(ChainEntry& e, const std::string& model, CacheArch a, int32_t n,
                      const KernelProfile& k, const CheckOptions& opt) {
   const unsigned ai = a == CacheArch::Native ? 0 : 1;
-  if (n < 0 || static_cast<size_t>(n) >= e.bits[ai].size() || !e.bits[ai][static_cast<size_t>(n)]) return;
+  if (n < 0 || !e.bit(ai, static_cast<size_t>(n))) return;
   uint8_t& verdict = e.verdict[ai][static_cast<size_t>(n)];
   if (verdict) return;
   verdict = 1;
   const uint32_t audit = cache_arch_audit(a);
   if (uprobe_exception(k, audit, n)) return;
-  if (e.cls[ai].size() != e.bits[ai].size())
-    e.cls[ai] = classify_all(e.chain, audit, static_cast<uint32_t>(e.bits[ai].size()));
+  if (e.cls[ai].size() != e.nbits[ai])
+    e.cls[ai] = classify_all(e.chain, audit, static_cast<uint32_t>(e.nbits[ai]));
   const BitClass& bc = e.cls[ai][static_cast<size_t>(n)];
   const Cls cls = bc.cls;
   const uint32_t ret = bc.deny_ret;
@@ -379,11 +376,11 @@ void linux_static_check(ChainEntry& e, ModelState& ms, const KernelProfile& k,
       }
   for (CacheArch a : kCacheArches) {
     const unsigned ai = a == CacheArch::Native ? 0 : 1;
-    e.bits[ai] = ms.model->bitmap(a);
-    const int32_t size = static_cast<int32_t>(e.bits[ai].size());
-    e.verdict[ai].assign(e.bits[ai].size(), 0);
+    e.nbits[ai] = ms.model->bitmap_words(a, e.bits[ai]);
+    const int32_t size = static_cast<int32_t>(e.nbits[ai]);
+    e.verdict[ai].assign(e.nbits[ai], 0);
     size_t pop = 0;
-    for (bool b : e.bits[ai]) pop += b;
+    for (uint64_t w : e.bits[ai]) pop += static_cast<size_t>(std::popcount(w));
     unsigned bucket = 0;
     while ((size_t{1} << bucket) <= pop) bucket++;
     e.static_features.push_back(ai * 64 + bucket);

@@ -10,6 +10,14 @@ const char* cache_arch_name(CacheArch a) {
   return a == CacheArch::Native ? "x86_64" : "ia32";  // SECCOMP_ARCH_{NATIVE,COMPAT}_NAME
 }
 
+size_t CacheModel::bitmap_words(CacheArch arch, std::vector<uint64_t>& out) const {
+  const Bitmap b = bitmap(arch);
+  out.assign((b.size() + 63) / 64, 0);
+  for (size_t nr = 0; nr < b.size(); nr++)
+    if (b[nr]) out[nr / 64] |= uint64_t{1} << (nr % 64);
+  return b.size();
+}
+
 uint32_t cache_arch_audit(CacheArch a) {
   return a == CacheArch::Native ? AUDIT_ARCH_X86_64 : AUDIT_ARCH_I386;
 }

@@ -42,6 +42,9 @@ class CacheModel {
   // shows for `linux`; rfc-v1 shows its per-filter "does not read args" bits;
   // exact shows the true constant-ALLOW set).
   virtual Bitmap bitmap(CacheArch arch) const = 0;
+  // The same bitmap as words (bit nr is bit nr % 64 of word nr / 64); returns
+  // its size in bits.
+  virtual size_t bitmap_words(CacheArch arch, std::vector<uint64_t>& out) const;
 
   // The lookup at syscall entry: true = return ALLOW without running filters.
   // May change per-task state (rfc-v1).

@@ -263,9 +263,10 @@ bool const_allow_set(const Program& orig, uint32_t arch, int size, NrSet* allow)
 
 }  // namespace
 
-Bitmap seccomp_const_allow_bitmap(const Program& orig, uint32_t arch, int size,
-                                  const KernelProfile& k, bool per_nr, bool* fast) {
-  Bitmap bm(static_cast<size_t>(std::max(size, 0)), false);
+std::vector<uint64_t> seccomp_const_allow_words(const Program& orig, uint32_t arch, int size,
+                                                const KernelProfile& k, bool per_nr, bool* fast) {
+  const size_t n = static_cast<size_t>(std::max(size, 0));
+  std::vector<uint64_t> w((n + 63) / 64, 0);
   SeccompData sd;
   sd.arch = arch;
   NrSet allow;
@@ -274,20 +275,32 @@ Bitmap seccomp_const_allow_bitmap(const Program& orig, uint32_t arch, int size,
   if (!use_fast) {
     for (int nr = 0; nr < size; nr++) {
       sd.nr = nr;
-      bm[nr] = seccomp_is_const_allow(orig, sd, k);
+      if (seccomp_is_const_allow(orig, sd, k)) w[nr / 64] |= uint64_t{1} << (nr % 64);
     }
-    return bm;
+    return w;
   }
-  // The set bits a word at a time; the uprobe exception only ever adds its two numbers.
-  for (int w = 0; w < kSetWords; w++)
-    for (uint64_t bits = allow[w]; bits; bits &= bits - 1) {
-      const int nr = w * 64 + std::countr_zero(bits);
-      if (nr < size) bm[nr] = true;
-    }
+  // The uprobe exception only ever adds its two numbers.
+  for (size_t i = 0; i < w.size() && i < static_cast<size_t>(kSetWords); i++) w[i] = allow[i];
+  if (n % 64) w.back() &= (uint64_t{1} << (n % 64)) - 1;  // nr < size only
   for (int nr : {kNrUretprobe, kNrUprobe}) {
     sd.nr = nr;
-    if (nr < size && seccomp_uprobe_exception(sd, k)) bm[nr] = true;
+    if (nr < size && seccomp_uprobe_exception(sd, k)) w[nr / 64] |= uint64_t{1} << (nr % 64);
   }
+  return w;
+}
+
+Bitmap seccomp_const_allow_bitmap(const Program& orig, uint32_t arch, int size,
+                                  const KernelProfile& k, bool per_nr, bool* fast) {
+  return words_to_bitmap(seccomp_const_allow_words(orig, arch, size, k, per_nr, fast), size);
+}
+
+Bitmap words_to_bitmap(const std::vector<uint64_t>& w, int size) {
+  Bitmap bm(static_cast<size_t>(std::max(size, 0)), false);
+  for (size_t i = 0; i < w.size(); i++)
+    for (uint64_t bits = w[i]; bits; bits &= bits - 1) {
+      const size_t nr = i * 64 + static_cast<size_t>(std::countr_zero(bits));
+      if (nr < bm.size()) bm[nr] = true;
+    }
   return bm;
 }
 
@@ -313,31 +326,44 @@ class LinuxModel final : public CacheModel {
   Bitmap bitmap(CacheArch a) const override {
     const auto& v = a == CacheArch::Native ? native_ : compat_;
     if (v.empty()) return {};
-    return v.back();
+    return words_to_bitmap(v.back(), a == CacheArch::Native ? kernel_->native_nr : kernel_->compat_nr);
+  }
+  size_t bitmap_words(CacheArch a, std::vector<uint64_t>& out) const override {
+    const auto& v = a == CacheArch::Native ? native_ : compat_;
+    if (v.empty()) {
+      out.clear();
+      return 0;
+    }
+    out = v.back();
+    return static_cast<size_t>(std::max(a == CacheArch::Native ? kernel_->native_nr : kernel_->compat_nr, 0));
   }
 
   // kernel/seccomp.c: seccomp_cache_check_allow() on the newest filter.
   bool lookup(const SeccompData& sd) override {
     if (native_.empty()) return false;
-    const Bitmap* bm;
-    if (sd.arch == AUDIT_ARCH_X86_64)
+    const Words* bm;
+    size_t size;
+    if (sd.arch == AUDIT_ARCH_X86_64) {
       bm = &native_.back();
-    else if (sd.arch == AUDIT_ARCH_I386)
+      size = static_cast<size_t>(kernel_->native_nr);
+    } else if (sd.arch == AUDIT_ARCH_I386) {
       bm = &compat_.back();
-    else
+      size = static_cast<size_t>(kernel_->compat_nr);
+    } else {
       return false;  // WARN_ON_ONCE(true)
+    }
     // seccomp_cache_check_allow_bitmap(): nr < 0 || nr >= bitmap_size -> no hit.
 #if SECDIFF_LINUX_BUG == 6
     // bug: only nr < 0 is rejected. The kernel's DECLARE_BITMAP rounds up to
     // whole longs and bitmap_fill() sets the padding bits, which
     // seccomp_cache_prepare_bitmap() never clears: nr in [size, round_up(size, 64)) hits.
     if (sd.nr < 0) return false;
-    if (static_cast<size_t>(sd.nr) >= bm->size())
-      return static_cast<size_t>(sd.nr) < (bm->size() + 63) / 64 * 64;
+    if (static_cast<size_t>(sd.nr) >= size)
+      return static_cast<size_t>(sd.nr) < (size + 63) / 64 * 64;
 #else
-    if (sd.nr < 0 || static_cast<size_t>(sd.nr) >= bm->size()) return false;
+    if (sd.nr < 0 || static_cast<size_t>(sd.nr) >= size) return false;
 #endif
-    return (*bm)[sd.nr];
+    return test(*bm, static_cast<size_t>(sd.nr));
   }
 
  private:
@@ -356,33 +382,43 @@ class LinuxModel final : public CacheModel {
 #endif
   }
 
-  Bitmap prepare_bitmap(const Filter& f, const Bitmap* prev, int size, uint32_t arch) const {
+  // The bitmaps as words (bit nr of word nr / 64), so that a filter's bitmap
+  // is the previous one AND its constant-ALLOW set, a word at a time.
+  using Words = std::vector<uint64_t>;
+  static bool test(const Words& w, size_t nr) { return (w[nr / 64] >> (nr % 64)) & 1; }
+  static Words filled(int size) {  // bitmap_fill(): bits [0, size)
+    const size_t n = static_cast<size_t>(std::max(size, 0));
+    Words w((n + 63) / 64, ~uint64_t{0});
+    if (n % 64) w.back() = (uint64_t{1} << (n % 64)) - 1;
+    return w;
+  }
+
+  Words prepare_bitmap(const Filter& f, const Words* prev, int size, uint32_t arch) const {
 #if SECDIFF_LINUX_BUG == 4
     (void)prev;
-    Bitmap bm(size, true);  // bug: the previous filter's bitmap is not copied
+    Words bm = filled(size);  // bug: the previous filter's bitmap is not copied
 #else
-    Bitmap bm = prev ? *prev : Bitmap(size, true);
+    Words bm = prev ? *prev : filled(size);
 #endif
 #if SECDIFF_LINUX_BUG == 0
     // The kernel's loop (the #else branch, which the seeded bugs keep), done for
     // all nr at once: seccomp_const_allow_bitmap is tested equal to it.
-    const Bitmap allow = seccomp_const_allow_bitmap(f.orig, arch, size, *kernel_);
-    for (int nr = 0; nr < size; nr++)
-      if (bm[nr] && !allow[nr]) bm[nr] = false;
+    const Words allow = seccomp_const_allow_words(f.orig, arch, size, *kernel_);
+    for (size_t i = 0; i < bm.size(); i++) bm[i] &= allow[i];
 #else
     SeccompData sd;
     sd.arch = arch;
     for (int nr = 0; nr < size; nr++) {
-      if (!bm[nr]) continue;  // no bitmap change: not a cacheable action
+      if (!test(bm, static_cast<size_t>(nr))) continue;  // no bitmap change: not a cacheable action
       sd.nr = nr;
       if (seccomp_is_const_allow(f.orig, sd, *kernel_)) continue;
-      bm[nr] = false;
+      bm[nr / 64] &= ~(uint64_t{1} << (nr % 64));
     }
 #endif
     return bm;
   }
 
-  std::vector<Bitmap> native_, compat_;  // per attached filter, oldest first
+  std::vector<Words> native_, compat_;  // per attached filter, oldest first
 };
 
 }  // namespace

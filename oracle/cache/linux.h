@@ -1,7 +1,9 @@
 // The mainline action cache (Linux 5.11+, kernel/seccomp.c).
 #pragma once
 
+#include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "oracle/cache/cache_model.h"
 
@@ -31,6 +33,12 @@ ConstAllowWhy seccomp_is_const_allow_why(const Program& orig, const SeccompData&
 Bitmap seccomp_const_allow_bitmap(const Program& orig, uint32_t arch, int size,
                                   const KernelProfile& k, bool per_nr = false,
                                   bool* fast = nullptr);
+
+// The same as words: bit nr of word nr / 64, (size + 63) / 64 words.
+std::vector<uint64_t> seccomp_const_allow_words(const Program& orig, uint32_t arch, int size,
+                                                const KernelProfile& k, bool per_nr = false,
+                                                bool* fast = nullptr);
+Bitmap words_to_bitmap(const std::vector<uint64_t>& words, int size);
 
 std::unique_ptr<CacheModel> make_linux_model(const KernelProfile& k);
 

@@ -235,6 +235,44 @@ TEST(ConstAllowBitmap, OnePassEqualsPerNrOnTheSeedCorpus) {
   EXPECT_EQ(fast, runs);
 }
 
+// The model's word-level bitmaps: each filter's bitmap is the AND of the
+// per-nr emulator over the chain so far, and bitmap_words() is bitmap().
+TEST(LinuxModel, StackedBitmapsEqualThePerNrAndOfTheChain) {
+  std::mt19937_64 r(20261207);
+  const KernelProfile& k = k61();
+  unsigned chains = 0;
+  for (int i = 0; i < 400; i++) {
+    FilterChain c;
+    auto m = make_linux_model(k);
+    Bitmap want[2] = {Bitmap(k.native_nr, true), Bitmap(k.compat_nr, true)};
+    const int nf = 1 + static_cast<int>(r() % 3);
+    for (int f = 0; f < nf; f++) {
+      const Program p = random_emu_program(r);
+      if (!c.install(p).ok()) continue;
+      ASSERT_EQ(m->on_attach(c), 0);
+      for (CacheArch a : kCacheArches) {
+        const unsigned ai = a == CacheArch::Native ? 0 : 1;
+        const Bitmap one = seccomp_const_allow_bitmap(p, cache_arch_audit(a), static_cast<int>(want[ai].size()), k, true);
+        for (size_t nr = 0; nr < want[ai].size(); nr++) want[ai][nr] = want[ai][nr] && one[nr];
+        ASSERT_EQ(m->bitmap(a), want[ai]) << "chain " << i << " filter " << f << " " << cache_arch_name(a);
+        std::vector<uint64_t> w;
+        ASSERT_EQ(m->bitmap_words(a, w), want[ai].size());
+        ASSERT_EQ(w.size(), (want[ai].size() + 63) / 64);
+        for (size_t nr = 0; nr < w.size() * 64; nr++)
+          ASSERT_EQ((w[nr / 64] >> (nr % 64)) & 1, nr < want[ai].size() && want[ai][nr]) << "bit " << nr;
+        SeccompData sd;
+        sd.arch = cache_arch_audit(a);
+        for (int nr : {0, 1, 39, 110, 335, 336, static_cast<int>(want[ai].size()) - 1}) {
+          sd.nr = nr;
+          ASSERT_EQ(m->lookup(sd), static_cast<bool>(want[ai][static_cast<size_t>(nr)])) << "lookup " << nr;
+        }
+      }
+    }
+    chains += !c.filters().empty();
+  }
+  EXPECT_GT(chains, 300u);
+}
+
 TEST(ConstAllowBitmap, FallsBackToPerNr) {
   bool fast = true;
   // A JA past the end (only possible in a program the checker rejects): per
