@@ -5,6 +5,11 @@
 # a gcc build. Pass --quick to skip the ASan and gcc builds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ ! -d ../shared/profiles ]; then
+  echo "test.sh: $(cd .. && pwd)/shared/profiles is missing: the corpus tests import the real" \
+       "profiles from ../shared/profiles next to the clone (as CI has it)" >&2
+  exit 2
+fi
 ./scripts/setup.sh
 quick=0
 [ "${1:-}" = "--quick" ] && quick=1
