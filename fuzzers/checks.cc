@@ -260,7 +260,7 @@ void chain_key(const Case& c, std::string& k) {
     const uint32_t len = static_cast<uint32_t>(f.prog.size());
     k.append(reinterpret_cast<const char*>(&len), 4);
     static_assert(sizeof(Insn) == 8);  // code, jt, jf, k: no padding
-    k.append(reinterpret_cast<const char*>(f.prog.data()), f.prog.size() * sizeof(Insn));
+    if (!f.prog.empty()) k.append(reinterpret_cast<const char*>(f.prog.data()), f.prog.size() * sizeof(Insn));
   }
 }
 

@@ -35,7 +35,9 @@ class WireWriter {
   const std::string& data() const { return buf_; }
 
  private:
-  void put(const void* p, size_t n) { buf_.append(static_cast<const char*>(p), n); }
+  void put(const void* p, size_t n) {
+    if (n) buf_.append(static_cast<const char*>(p), n);  // p may be null when n == 0
+  }
   std::string buf_;
 };
 
@@ -57,6 +59,7 @@ class WireReader {
   }
   void bytes(void* p, size_t n) {
     need(n);
+    if (n == 0) return;  // p may be null (an empty vector's data())
     std::memcpy(p, s_.data() + pos_, n);
     pos_ += n;
   }

@@ -19,7 +19,7 @@ Case random_case(std::mt19937_64& r) {
   for (int f = 0, nf = static_cast<int>(r() % 4); f < nf; f++) {
     CaseFilter cf;
     cf.flags = static_cast<uint32_t>(r());
-    for (int i = 0, n = 1 + static_cast<int>(r() % 20); i < n; i++)
+    for (int i = 0, n = static_cast<int>(r() % 20); i < n; i++)  // empty programs too
       cf.prog.push_back(Insn{static_cast<uint16_t>(r()), static_cast<uint8_t>(r()),
                              static_cast<uint8_t>(r()), static_cast<uint32_t>(r())});
     c.filters.push_back(cf);
@@ -41,6 +41,31 @@ TEST(CaseCodec, RoundTrip) {
     const Case c = random_case(r);
     EXPECT_EQ(decode_case(encode_case(c)), c);
   }
+}
+
+// The wire layout is fixed (docs: version, task bits, filters as little-endian
+// struct sock_filter, inputs), whatever the host does in memory.
+TEST(CaseCodec, ExactBytes) {
+  Case c;
+  c.task = CaseTask{true, false, true, true};
+  c.filters.push_back(CaseFilter{{Insn{0x20, 1, 2, 0x11223344}, Insn{0x06, 0, 0, 0x7fff0000}}, 8});
+  c.filters.push_back(CaseFilter{{}, 0});
+  CaseInput in;
+  in.arch = Arch::I386;
+  in.nr = 20;
+  in.args[5] = 0x0102030405060708ull;
+  c.inputs.push_back(in);
+  const std::string b = encode_case(c);
+  std::string hex;
+  for (unsigned char ch : b) hex += "0123456789abcdef"[ch >> 4], hex += "0123456789abcdef"[ch & 15];
+  EXPECT_EQ(hex,
+            "01" "0d" "02"                                    // version, task bits, 2 filters
+            "08000000" "0200" "2000" "01" "02" "44332211"       // flags, length, ld [..] jt 1 jf 2
+            "0600" "00" "00" "0000ff7f"                         // ret ALLOW
+            "00000000" "0000"                                   // an empty program
+            "01" "01" "00"                                      // 1 input: i386, no ip
+            "1400000000000000" + std::string(5 * 16, '0') + "0807060504030201" + std::string(16, '0'));
+  EXPECT_EQ(decode_case(b), c);
 }
 
 TEST(CaseCodec, ArbitraryBytesNeverCrash) {
