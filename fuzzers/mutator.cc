@@ -1038,9 +1038,7 @@ Case CaseMutator::crossover(const Case& a, const Case& b, uint64_t seed) const {
 
 std::string CaseMutator::fit(Case& c, size_t max_size) {
   for (;;) {
-    size_t sz = 4;
-    for (const CaseFilter& f : c.filters) sz += 6 + 8 * f.prog.size();
-    sz += 66 * c.inputs.size();
+    const size_t sz = encoded_case_size(c);
     if (sz <= max_size || (c.filters.empty() && c.inputs.empty())) break;
     if (c.inputs.size() > 1) {
       c.inputs.pop_back();

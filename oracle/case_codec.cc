@@ -92,11 +92,15 @@ Case decode_case(WireReader& r) {
   return c;
 }
 
+size_t encoded_case_size(const Case& c) {
+  size_t n = 4 + 66 * c.inputs.size();  // version, task, counts; 2 + 8 * 8 per input
+  for (const CaseFilter& f : c.filters) n += 6 + 8 * f.prog.size();
+  return n;
+}
+
 std::string encode_case(const Case& c) {
   WireWriter w;
-  size_t n = 4 + 66 * c.inputs.size();
-  for (const CaseFilter& f : c.filters) n += 6 + 8 * f.prog.size();
-  w.reserve(n);
+  w.reserve(encoded_case_size(c));
   encode_case(w, c);
   return std::move(w.data());
 }

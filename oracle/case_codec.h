@@ -24,6 +24,8 @@ inline constexpr size_t kMaxCaseFilters = 16;
 inline constexpr size_t kMaxCaseInputs = 64;
 
 std::string encode_case(const Case& c);
+// The length of encode_case(c), without encoding it.
+size_t encoded_case_size(const Case& c);
 Case decode_case(std::string_view bytes);  // throws WireError
 void encode_case(WireWriter& w, const Case& c);
 Case decode_case(WireReader& r);

@@ -1,5 +1,8 @@
 #include "oracle/cache/cache_model.h"
 
+#include <algorithm>
+#include <bit>
+
 #include "oracle/cache/exact.h"
 #include "oracle/cache/linux.h"
 #include "oracle/cache/rfc_v1.h"
@@ -10,11 +13,26 @@ const char* cache_arch_name(CacheArch a) {
   return a == CacheArch::Native ? "x86_64" : "ia32";  // SECCOMP_ARCH_{NATIVE,COMPAT}_NAME
 }
 
+std::vector<uint64_t> bitmap_to_words(const Bitmap& b) {
+  std::vector<uint64_t> w((b.size() + 63) / 64, 0);
+  for (size_t nr = 0; nr < b.size(); nr++)
+    if (b[nr]) w[nr / 64] |= uint64_t{1} << (nr % 64);
+  return w;
+}
+
+Bitmap words_to_bitmap(const std::vector<uint64_t>& w, int size) {
+  Bitmap bm(static_cast<size_t>(std::max(size, 0)), false);
+  for (size_t i = 0; i < w.size(); i++)
+    for (uint64_t bits = w[i]; bits; bits &= bits - 1) {
+      const size_t nr = i * 64 + static_cast<size_t>(std::countr_zero(bits));
+      if (nr < bm.size()) bm[nr] = true;
+    }
+  return bm;
+}
+
 size_t CacheModel::bitmap_words(CacheArch arch, std::vector<uint64_t>& out) const {
   const Bitmap b = bitmap(arch);
-  out.assign((b.size() + 63) / 64, 0);
-  for (size_t nr = 0; nr < b.size(); nr++)
-    if (b[nr]) out[nr / 64] |= uint64_t{1} << (nr % 64);
+  out = bitmap_to_words(b);
   return b.size();
 }
 

@@ -21,6 +21,11 @@ namespace secdiff {
 // One bit per syscall number [0, size).
 using Bitmap = std::vector<bool>;
 
+// A bitmap as 64-bit words (bit nr is bit nr % 64 of word nr / 64) and back;
+// bits at or above `size` are dropped.
+std::vector<uint64_t> bitmap_to_words(const Bitmap& b);
+Bitmap words_to_bitmap(const std::vector<uint64_t>& words, int size);
+
 // The arches that have a cache bitmap on x86_64: native and compat.
 enum class CacheArch { Native, Compat };
 inline constexpr CacheArch kCacheArches[] = {CacheArch::Native, CacheArch::Compat};

@@ -294,16 +294,6 @@ Bitmap seccomp_const_allow_bitmap(const Program& orig, uint32_t arch, int size,
   return words_to_bitmap(seccomp_const_allow_words(orig, arch, size, k, per_nr, fast), size);
 }
 
-Bitmap words_to_bitmap(const std::vector<uint64_t>& w, int size) {
-  Bitmap bm(static_cast<size_t>(std::max(size, 0)), false);
-  for (size_t i = 0; i < w.size(); i++)
-    for (uint64_t bits = w[i]; bits; bits &= bits - 1) {
-      const size_t nr = i * 64 + static_cast<size_t>(std::countr_zero(bits));
-      if (nr < bm.size()) bm[nr] = true;
-    }
-  return bm;
-}
-
 namespace {
 
 class LinuxModel final : public CacheModel {
@@ -326,7 +316,7 @@ class LinuxModel final : public CacheModel {
   Bitmap bitmap(CacheArch a) const override {
     const auto& v = a == CacheArch::Native ? native_ : compat_;
     if (v.empty()) return {};
-    return words_to_bitmap(v.back(), a == CacheArch::Native ? kernel_->native_nr : kernel_->compat_nr);
+    return words_to_bitmap(v.back(), size_of(a));
   }
   size_t bitmap_words(CacheArch a, std::vector<uint64_t>& out) const override {
     const auto& v = a == CacheArch::Native ? native_ : compat_;
@@ -335,7 +325,7 @@ class LinuxModel final : public CacheModel {
       return 0;
     }
     out = v.back();
-    return static_cast<size_t>(std::max(a == CacheArch::Native ? kernel_->native_nr : kernel_->compat_nr, 0));
+    return static_cast<size_t>(std::max(size_of(a), 0));
   }
 
   // kernel/seccomp.c: seccomp_cache_check_allow() on the newest filter.
@@ -385,6 +375,7 @@ class LinuxModel final : public CacheModel {
   // The bitmaps as words (bit nr of word nr / 64), so that a filter's bitmap
   // is the previous one AND its constant-ALLOW set, a word at a time.
   using Words = std::vector<uint64_t>;
+  int size_of(CacheArch a) const { return a == CacheArch::Native ? kernel_->native_nr : kernel_->compat_nr; }
   static bool test(const Words& w, size_t nr) { return (w[nr / 64] >> (nr % 64)) & 1; }
   static Words filled(int size) {  // bitmap_fill(): bits [0, size)
     const size_t n = static_cast<size_t>(std::max(size, 0));

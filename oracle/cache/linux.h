@@ -38,7 +38,6 @@ Bitmap seccomp_const_allow_bitmap(const Program& orig, uint32_t arch, int size,
 std::vector<uint64_t> seccomp_const_allow_words(const Program& orig, uint32_t arch, int size,
                                                 const KernelProfile& k, bool per_nr = false,
                                                 bool* fast = nullptr);
-Bitmap words_to_bitmap(const std::vector<uint64_t>& words, int size);
 
 std::unique_ptr<CacheModel> make_linux_model(const KernelProfile& k);
 
